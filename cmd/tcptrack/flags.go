@@ -1,0 +1,224 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tcptrack/tcptrack/fsm"
+)
+
+var errHelp = errors.New("help shown")
+
+const readUsage = `Usage: tcptrack read [flags] FILE... [BPF expression]
+
+Replays pcap/pcapng capture files through Linux's conntrack TCP state machine
+and prints every connection the way "conntrack -L" would have on a Linux box
+that saw the same packets. "-" reads standard input. Several files are merged
+in timestamp order. Anything after the files is a BPF filter expression, as
+tcpdump takes it (e.g. "tcp port 443 and host 10.0.0.1").
+
+Output:
+  -o, --output FORMAT      conntrack (default): conntrack -L lines;
+                           table: netstat-style table with each endpoint's socket state;
+                           json: one JSON object per flow per line
+      --extended           conntrack lines with the "ipv4     2 " prefix (conntrack -o extended)
+      --acct               packets=N bytes=N after each tuple (nf_conntrack_acct=1)
+  -e, --events             print conntrack -E style [NEW]/[UPDATE]/[DESTROY] lines while replaying
+                           (the final table is then printed only if -o is given)
+      --event-timestamps   prefix events with [seconds.micros] like conntrack -E -o timestamp (default true)
+      --now TIME           take the table at TIME: Unix seconds (fraction allowed) or RFC 3339;
+                           packets stamped after it are not applied (default: the last packet's time)
+      --stats              packet accounting on stderr (the counts add up to the packets read)
+      --progress MODE      auto (default: when stderr is a terminal), always, never
+  -f, --filter EXPR        BPF filter expression (alternative to trailing arguments)
+
+Tracking (kernel sysctl equivalents, kernel defaults):
+      --loose / --no-loose pick up connections mid-stream (nf_conntrack_tcp_loose, default on)
+      --liberal            accept out-of-window packets (nf_conntrack_tcp_be_liberal)
+      --max-retrans N      retransmissions before the 300 s timeout (nf_conntrack_tcp_max_retrans, default 3)
+      --timeout NAME=SECS  override a timeout; repeatable. NAME: %s
+      --max-flows N        table size limit; when full, flows that are not ASSURED are evicted
+                           first, as the kernel's early drop (default %d)
+      --shards N           table shards, one goroutine each (default GOMAXPROCS = %d)
+
+Exit status: 0 success (also when the last record was cut short: a warning is printed),
+1 input error (unreadable or not a capture file), 2 usage error.
+`
+
+const defaultMaxFlows = 4 << 20 // about 1 GiB of flow state
+
+type readOptions struct {
+	output      string
+	outputSet   bool
+	extended    bool
+	acct        bool
+	events      bool
+	eventStamps bool
+	now         int64
+	nowSet      bool
+	stats       bool
+	progress    string
+	filter      string
+	fsm         fsm.Config
+	maxFlows    int
+	shards      int
+	files       []string
+}
+
+func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
+	o := &readOptions{fsm: fsm.DefaultConfig(), maxFlows: defaultMaxFlows, shards: runtime.GOMAXPROCS(0), eventStamps: true, progress: "auto"}
+	fs := flag.NewFlagSet("read", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	output := func(v string) error {
+		switch v {
+		case "conntrack", "table", "json":
+			o.output, o.outputSet = v, true
+			return nil
+		}
+		return fmt.Errorf("unknown output format %q (conntrack, table or json)", v)
+	}
+	fs.Func("o", "", output)
+	fs.Func("output", "", output)
+	fs.BoolVar(&o.extended, "extended", false, "")
+	fs.BoolVar(&o.acct, "acct", false, "")
+	fs.BoolVar(&o.events, "e", false, "")
+	fs.BoolVar(&o.events, "events", false, "")
+	fs.BoolVar(&o.eventStamps, "event-timestamps", true, "")
+	fs.Func("now", "", func(v string) error {
+		t, err := parseTime(v)
+		if err != nil {
+			return err
+		}
+		o.now, o.nowSet = t, true
+		return nil
+	})
+	fs.BoolVar(&o.stats, "stats", false, "")
+	fs.Func("progress", "", func(v string) error {
+		switch v {
+		case "auto", "always", "never":
+			o.progress = v
+			return nil
+		}
+		return fmt.Errorf("--progress takes auto, always or never, not %q", v)
+	})
+	fs.StringVar(&o.filter, "f", "", "")
+	fs.StringVar(&o.filter, "filter", "", "")
+	loose, noLoose := true, false
+	fs.BoolVar(&loose, "loose", true, "")
+	fs.BoolVar(&noLoose, "no-loose", false, "")
+	fs.BoolVar(&o.fsm.Liberal, "liberal", false, "")
+	fs.Func("max-retrans", "", func(v string) error {
+		n, err := strconv.ParseUint(v, 10, 8)
+		if err != nil {
+			return fmt.Errorf("--max-retrans takes a number 0-255, not %q", v)
+		}
+		o.fsm.MaxRetrans = uint8(n)
+		return nil
+	})
+	fs.Func("timeout", "", func(v string) error {
+		name, secs, ok := strings.Cut(v, "=")
+		if !ok {
+			return fmt.Errorf("--timeout takes NAME=SECONDS, not %q", v)
+		}
+		s, err := strconv.ParseFloat(secs, 64)
+		if err != nil || s < 0 || math.IsInf(s, 0) || math.IsNaN(s) {
+			return fmt.Errorf("--timeout %s: %q is not a number of seconds", name, secs)
+		}
+		return o.fsm.Timeouts.Set(name, time.Duration(s*float64(time.Second)))
+	})
+	fs.IntVar(&o.maxFlows, "max-flows", defaultMaxFlows, "")
+	fs.IntVar(&o.shards, "shards", o.shards, "")
+	help := false
+	fs.BoolVar(&help, "h", false, "")
+	fs.BoolVar(&help, "help", false, "")
+
+	// Flags may stand between and after the files; the first argument
+	// after a file that is neither a file nor "-" starts the BPF filter.
+	var filterWords []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usagef("read: %v (see tcptrack read --help)", err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(o.files) > 0 && rest[0] != "-" && !isFile(rest[0]) {
+			filterWords = rest
+			break
+		}
+		o.files = append(o.files, rest[0])
+		args = rest[1:]
+	}
+	if help {
+		fmt.Fprintf(stderr, readUsage, strings.Join(fsm.TimeoutNames(), " "), defaultMaxFlows, runtime.GOMAXPROCS(0))
+		return nil, errHelp
+	}
+	if noLoose {
+		loose = false
+	}
+	o.fsm.Loose = loose
+	if len(filterWords) > 0 {
+		if o.filter != "" {
+			return nil, usagef("read: a filter given both with --filter and as arguments")
+		}
+		o.filter = strings.Join(filterWords, " ")
+	}
+	if len(o.files) == 0 {
+		return nil, usagef("read: no capture file given (see tcptrack read --help)")
+	}
+	if o.shards < 1 || o.shards > 1024 {
+		return nil, usagef("read: --shards must be 1..1024, not %d", o.shards)
+	}
+	if o.maxFlows < 0 {
+		return nil, usagef("read: --max-flows must not be negative")
+	}
+	if o.output == "" {
+		o.output = "conntrack"
+	}
+	return o, nil
+}
+
+func isFile(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// parseTime takes Unix seconds with an optional fraction, or RFC 3339.
+func parseTime(v string) (int64, error) {
+	if sec, frac, ok := strings.Cut(v, "."); ok || isDigits(v) {
+		s, err := strconv.ParseInt(sec, 10, 64)
+		if err == nil && (frac == "" || isDigits(frac)) {
+			ns := int64(0)
+			for i, scale := 0, int64(1e8); i < len(frac) && i < 9; i, scale = i+1, scale/10 {
+				ns += int64(frac[i]-'0') * scale
+			}
+			return s*1e9 + ns, nil
+		}
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return 0, fmt.Errorf("--now %q: want Unix seconds (e.g. 1700000000.25) or RFC 3339 (e.g. 2024-01-02T15:04:05Z)", v)
+	}
+	return t.UnixNano(), nil
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/tcptrack/tcptrack/assemble"
+)
+
+// recordSource is what the replay loop reads from: one file or several
+// merged in timestamp order.
+type recordSource interface {
+	Next() (assemble.Record, error)
+	Offset() int64
+}
+
+// openSources opens every file ("-" = stdin) as a capture reader; errors
+// name the file. size is the total of the regular files' sizes (progress).
+func openSources(names []string, stdin io.Reader) (recordSource, func(), int64, error) {
+	var files []*os.File
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	var readers []*assemble.Reader
+	var size int64
+	for _, name := range names {
+		var r io.Reader
+		if name == "-" {
+			r = stdin
+			name = "(stdin)"
+		} else {
+			f, err := os.Open(name)
+			if err != nil {
+				closeAll()
+				return nil, nil, 0, fmt.Errorf("%s: %w", name, unwrapPathError(err))
+			}
+			files = append(files, f)
+			fi, err := f.Stat()
+			if err == nil && fi.IsDir() {
+				closeAll()
+				return nil, nil, 0, fmt.Errorf("%s: is a directory, not a capture file", name)
+			}
+			if err == nil {
+				size += fi.Size()
+			}
+			r = f
+		}
+		rd, err := assemble.NewReader(r, name)
+		if err != nil {
+			closeAll()
+			return nil, nil, 0, err
+		}
+		readers = append(readers, rd)
+	}
+	if len(readers) == 1 {
+		return readers[0], closeAll, size, nil
+	}
+	return assemble.NewMerger(readers...), closeAll, size, nil
+}
+
+// unwrapPathError drops the "open NAME:" prefix: the caller names the file.
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

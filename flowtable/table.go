@@ -1,0 +1,255 @@
+package flowtable
+
+import (
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tcptrack/tcptrack/assemble"
+	"github.com/tcptrack/tcptrack/fsm"
+)
+
+// Config sets up a Table.
+type Config struct {
+	FSM       fsm.Config
+	Shards    int // goroutines owning a part of the table each (min 1)
+	MaxFlows  int // size limit over all shards (0: none)
+	BatchSize int // segments handed over at once (default 1024)
+	// OnEvents, when set, receives conntrack events in the order they
+	// happened (capture time, then packet order), from one goroutine.
+	OnEvents func([]Event)
+	// TickEvery is how far capture time may advance before every shard is
+	// handed what it has, so that expiry and event order keep up even for
+	// quiet shards (default 1 s).
+	TickEvery int64
+}
+
+type item struct {
+	p    assemble.Packet
+	seq  uint64
+	hash uint64
+}
+
+type batch struct {
+	items   []item
+	through int64 // capture time up to which the producer has read
+}
+
+// Table is a sharded flow table. Add and Close are called from one producer
+// goroutine; the shards run on their own goroutines.
+type Table struct {
+	cfg     Config
+	fsmCfg  fsm.Config
+	shards  []*Shard
+	in      []chan *batch
+	filling []*batch
+	free    chan *batch
+	wg      sync.WaitGroup
+
+	seq      uint64
+	clock    int64
+	lastTick int64
+
+	active []atomic.Int64 // per shard, stored once per batch (progress display)
+
+	evIn   chan evBatch
+	evDone chan struct{}
+}
+
+type evBatch struct {
+	shard     int
+	events    []Event
+	watermark int64
+}
+
+// New starts the shard goroutines.
+func New(cfg Config) *Table {
+	if cfg.Shards < 1 {
+		cfg.Shards = 1
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1024
+	}
+	if cfg.TickEvery <= 0 {
+		cfg.TickEvery = 1e9
+	}
+	t := &Table{cfg: cfg, fsmCfg: cfg.FSM, active: make([]atomic.Int64, cfg.Shards)}
+	perShard := 0
+	if cfg.MaxFlows > 0 {
+		perShard = (cfg.MaxFlows + cfg.Shards - 1) / cfg.Shards
+	}
+	// Enough batches for every shard to have one filling, one queued and
+	// one being processed, so the producer rarely waits.
+	nb := cfg.Shards * 4
+	t.free = make(chan *batch, nb)
+	for range nb {
+		t.free <- &batch{items: make([]item, 0, cfg.BatchSize)}
+	}
+	if cfg.OnEvents != nil {
+		t.evIn = make(chan evBatch, cfg.Shards*4)
+		t.evDone = make(chan struct{})
+		go t.mergeEvents()
+	}
+	for i := range cfg.Shards {
+		s := NewShard(&t.fsmCfg, perShard, cfg.OnEvents != nil)
+		t.shards = append(t.shards, s)
+		ch := make(chan *batch, 2)
+		t.in = append(t.in, ch)
+		t.filling = append(t.filling, nil)
+		t.wg.Add(1)
+		go t.run(i, s, ch)
+	}
+	return t
+}
+
+func (t *Table) run(i int, s *Shard, ch <-chan *batch) {
+	defer t.wg.Done()
+	for b := range ch {
+		for j := range b.items {
+			it := &b.items[j]
+			s.Process(&it.p, it.seq, it.hash)
+		}
+		s.Sweep(b.through)
+		t.active[i].Store(int64(s.Len()))
+		if t.evIn != nil {
+			t.evIn <- evBatch{shard: i, events: s.TakeEvents(nil), watermark: b.through}
+		}
+		b.items = b.items[:0]
+		t.free <- b
+	}
+}
+
+// Add hands one decoded segment to its shard. p is copied.
+func (t *Table) Add(p *assemble.Packet) {
+	t.seq++
+	if p.TS > t.clock {
+		t.clock = p.TS
+	}
+	h := MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort).Hash()
+	si := t.shardOf(h)
+	b := t.filling[si]
+	if b == nil {
+		b = <-t.free
+		t.filling[si] = b
+	}
+	b.items = append(b.items, item{p: *p, seq: t.seq, hash: h})
+	if len(b.items) == cap(b.items) {
+		t.send(si)
+	}
+	if t.clock-t.lastTick >= t.cfg.TickEvery {
+		t.Tick(t.clock)
+	}
+}
+
+// Active is about how many flows the table holds (as of each shard's last batch).
+func (t *Table) Active() int {
+	n := int64(0)
+	for i := range t.active {
+		n += t.active[i].Load()
+	}
+	return int(n)
+}
+
+// Seq is the number of segments added so far.
+func (t *Table) Seq() uint64 { return t.seq }
+
+func (t *Table) shardOf(h uint64) int {
+	// The high bits pick the shard; the in-shard index uses the low bits.
+	return int((h >> 32) * uint64(len(t.shards)) >> 32)
+}
+
+func (t *Table) send(si int) {
+	b := t.filling[si]
+	if b == nil {
+		b = <-t.free
+	}
+	b.through = t.clock
+	t.filling[si] = nil
+	t.in[si] <- b
+}
+
+// Tick tells every shard that capture time has reached now, handing over
+// what is pending: expiry and event ordering advance even on quiet shards.
+func (t *Table) Tick(now int64) {
+	if now > t.clock {
+		t.clock = now
+	}
+	t.lastTick = t.clock
+	for si := range t.shards {
+		t.send(si)
+	}
+}
+
+// Result is what the table holds when closed.
+type Result struct {
+	Flows []Flow // live flows, in first-seen order
+	Stats Stats
+}
+
+// Close hands over the rest, expires what is due at now, stops the shards
+// and returns the live flows.
+func (t *Table) Close(now int64) Result {
+	if now < t.clock {
+		now = t.clock
+	}
+	t.clock = now
+	for si := range t.shards {
+		t.send(si)
+		close(t.in[si])
+	}
+	t.wg.Wait()
+	var res Result
+	for i, s := range t.shards {
+		res.Flows = append(res.Flows, s.Finish(now)...)
+		if t.evIn != nil {
+			t.evIn <- evBatch{shard: i, events: s.TakeEvents(nil), watermark: now}
+		}
+		st := s.Stats()
+		res.Stats.add(&st)
+	}
+	if t.evIn != nil {
+		close(t.evIn)
+		<-t.evDone
+	}
+	slices.SortFunc(res.Flows, func(a, b Flow) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return res
+}
+
+// mergeEvents releases events once every shard has reported past them, so
+// the stream is in time order whatever the shard count.
+func (t *Table) mergeEvents() {
+	defer close(t.evDone)
+	marks := make([]int64, len(t.shards))
+	for i := range marks {
+		marks[i] = -1 << 63
+	}
+	var pending []Event
+	flush := func(upto int64, all bool) {
+		sort.SliceStable(pending, func(i, j int) bool { return pending[i].before(&pending[j]) })
+		n := 0
+		for n < len(pending) && (all || pending[n].TS <= upto) {
+			n++
+		}
+		if n > 0 {
+			t.cfg.OnEvents(pending[:n])
+			pending = append(pending[:0], pending[n:]...)
+		}
+	}
+	for eb := range t.evIn {
+		pending = append(pending, eb.events...)
+		if eb.watermark > marks[eb.shard] {
+			marks[eb.shard] = eb.watermark
+		}
+		flush(slices.Min(marks), false)
+	}
+	flush(0, true)
+}

@@ -1,0 +1,70 @@
+package flowtable
+
+// Expiry uses one FIFO list per distinct timeout duration: every flow armed
+// with the same duration expires in the order it was armed (capture time
+// only moves forward), so the head of each list is its next to expire and a
+// sweep costs O(expired + lists), not O(table).
+
+const noFlow = ^uint32(0)
+
+type timerList struct {
+	dur        int64 // nanoseconds
+	head, tail uint32
+}
+
+type timers struct {
+	lists []timerList
+}
+
+func (t *timers) listFor(dur int64) uint8 {
+	for i := range t.lists {
+		if t.lists[i].dur == dur {
+			return uint8(i)
+		}
+	}
+	if len(t.lists) == 255 {
+		// Absurdly many distinct timeouts: fold the rest into the last
+		// list; sweeps then stop early at a later head, lookups stay exact.
+		return 254
+	}
+	t.lists = append(t.lists, timerList{dur: dur, head: noFlow, tail: noFlow})
+	return uint8(len(t.lists) - 1)
+}
+
+func (t *timers) unlink(flows []Flow, pos uint32) {
+	f := &flows[pos]
+	if f.list == unarmed {
+		return
+	}
+	l := &t.lists[f.list]
+	if f.prev != noFlow {
+		flows[f.prev].next = f.next
+	} else {
+		l.head = f.next
+	}
+	if f.next != noFlow {
+		flows[f.next].prev = f.prev
+	} else {
+		l.tail = f.prev
+	}
+	f.prev, f.next, f.list = noFlow, noFlow, unarmed
+}
+
+// arm (re)sets pos to expire at now+dur, moving it to the tail of its list.
+func (t *timers) arm(flows []Flow, pos uint32, now, dur int64) {
+	t.unlink(flows, pos)
+	li := t.listFor(dur)
+	l := &t.lists[li]
+	f := &flows[pos]
+	f.Expires = now + dur
+	f.list = li
+	f.prev, f.next = l.tail, noFlow
+	if l.tail != noFlow {
+		flows[l.tail].next = pos
+	} else {
+		l.head = pos
+	}
+	l.tail = pos
+}
+
+const unarmed = 255
