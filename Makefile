@@ -1,0 +1,51 @@
+# tcptrack — see README.md. Every target that needs system packages runs
+# .ci/deps first, which installs what is missing (Debian).
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+GO      ?= go
+BIN     := bin/tcptrack
+SAMPLE  := testdata/pcaps/sample.pcap
+SEED    ?= $(shell date +%s)
+CORPUS  ?= testdata/pcaps/kernel
+
+.PHONY: all deps build run test vet corpus difftest bench fuzz clean
+
+all: build
+
+deps:
+	@bash .ci/deps
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/tcptrack
+
+# The main job on the shipped sample: conntrack lines, then the table.
+run: build
+	./$(BIN) read --acct $(SAMPLE)
+	./$(BIN) read -o table $(SAMPLE)
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+# Every test: unit, golden, fuzz seeds, race detector, and the differential
+# test against the committed kernel corpus.
+test: deps vet
+	$(GO) test -race -count=1 ./...
+
+# Regenerate the kernel corpus (root, network namespaces): make corpus SEED=42
+corpus: deps
+	$(GO) run ./testdata/gen -out $(CORPUS) -seed $(SEED)
+
+# One fresh differential round: a new corpus from a random seed, compared
+# flow for flow with the kernel.
+difftest: deps
+	@dir=$$(mktemp -d /tmp/tcptrack-corpus.XXXXXX); \
+	echo "fresh kernel corpus in $$dir (seed $(SEED))"; \
+	$(GO) run ./testdata/gen -out $$dir -seed $(SEED) && \
+	TCPTRACK_CORPUS=$$dir $(GO) test -count=1 -run 'TestKernel' ./cmd/tcptrack; \
+	rc=$$?; [ $$rc -eq 0 ] && rm -rf $$dir || echo "kept $$dir for inspection"; exit $$rc
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin
