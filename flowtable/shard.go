@@ -230,13 +230,19 @@ func (s *Shard) Finish(now int64) []Flow {
 			s.destroy(uint32(pos), f.Expires, 0, Expired)
 		}
 	}
+	out := s.Snapshot()
+	s.stats.Active = uint64(len(out))
+	return out
+}
+
+// Snapshot copies the live flows.
+func (s *Shard) Snapshot() []Flow {
 	out := make([]Flow, 0, s.count)
 	for i := range s.flows {
 		if s.flows[i].live {
 			out = append(out, s.flows[i])
 		}
 	}
-	s.stats.Active = uint64(len(out))
 	return out
 }
 

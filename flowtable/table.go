@@ -33,7 +33,8 @@ type item struct {
 
 type batch struct {
 	items   []item
-	through int64 // capture time up to which the producer has read
+	through int64         // capture time up to which the producer has read
+	snap    chan<- []Flow // when set, the shard answers with a copy of its flows
 }
 
 // Table is a sharded flow table. Add and Close are called from one producer
@@ -112,6 +113,10 @@ func (t *Table) run(i int, s *Shard, ch <-chan *batch) {
 		}
 		s.Sweep(b.through)
 		t.active[i].Store(int64(s.Len()))
+		if b.snap != nil {
+			b.snap <- s.Snapshot()
+			b.snap = nil
+		}
 		if t.evIn != nil {
 			t.evIn <- evBatch{shard: i, events: s.TakeEvents(nil), watermark: b.through}
 		}
@@ -181,6 +186,45 @@ func (t *Table) Tick(now int64) {
 	}
 }
 
+// Snapshot hands every shard what is pending, with capture time at now,
+// and returns a copy of all live flows in first-seen order. It costs
+// O(table): meant for a periodic view, not per packet.
+func (t *Table) Snapshot(now int64) []Flow {
+	if now > t.clock {
+		t.clock = now
+	}
+	t.lastTick = t.clock
+	ch := make(chan []Flow, len(t.shards))
+	for si := range t.shards {
+		b := t.filling[si]
+		if b == nil {
+			b = <-t.free
+		}
+		b.through = t.clock
+		b.snap = ch
+		t.filling[si] = nil
+		t.in[si] <- b
+	}
+	var flows []Flow
+	for range t.shards {
+		flows = append(flows, <-ch...)
+	}
+	sortFlows(flows)
+	return flows
+}
+
+func sortFlows(flows []Flow) {
+	slices.SortFunc(flows, func(a, b Flow) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+}
+
 // Result is what the table holds when closed.
 type Result struct {
 	Flows []Flow // live flows, in first-seen order
@@ -212,15 +256,7 @@ func (t *Table) Close(now int64) Result {
 		close(t.evIn)
 		<-t.evDone
 	}
-	slices.SortFunc(res.Flows, func(a, b Flow) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	sortFlows(res.Flows)
 	return res
 }
 

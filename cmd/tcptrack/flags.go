@@ -39,6 +39,8 @@ Output:
       --stats              packet accounting on stderr (the counts add up to the packets read)
       --progress MODE      auto (default: when stderr is a terminal), always, never
   -f, --filter EXPR        BPF filter expression (alternative to trailing arguments)
+      --no-track           only read the records: no decoding, no tracking (the cost of reading
+                           the file, for benchmarks); prints the number of records
 
 Tracking (kernel sysctl equivalents, kernel defaults):
       --loose / --no-loose pick up connections mid-stream (nf_conntrack_tcp_loose, default on)
@@ -66,6 +68,7 @@ type readOptions struct {
 	nowSet      bool
 	stats       bool
 	progress    string
+	noTrack     bool
 	filter      string
 	fsm         fsm.Config
 	maxFlows    int
@@ -109,6 +112,7 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 		}
 		return fmt.Errorf("--progress takes auto, always or never, not %q", v)
 	})
+	fs.BoolVar(&o.noTrack, "no-track", false, "")
 	fs.StringVar(&o.filter, "f", "", "")
 	fs.StringVar(&o.filter, "filter", "", "")
 	loose, noLoose := true, false

@@ -36,6 +36,10 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	defer closeAll()
 
+	if o.noTrack {
+		return readOnly(src, stdout)
+	}
+
 	var filter *assemble.Filter
 	if o.filter != "" {
 		if filter, err = assemble.NewFilter(o.filter); err != nil {
@@ -221,3 +225,22 @@ func (p *progress) done() {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// readOnly reads every record and nothing more: the floor the replay
+// path is measured against.
+func readOnly(src recordSource, stdout io.Writer) error {
+	n, bytes := 0, 0
+	for {
+		rec, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		n++
+		bytes += rec.CapLen
+	}
+	_, err := fmt.Fprintf(stdout, "%d records, %d captured bytes\n", n, bytes)
+	return err
+}
