@@ -15,5 +15,6 @@ type Packet struct {
 	TS       int64      // capture time, Unix nanoseconds
 	Src, Dst netip.Addr // IPv4 (Is4) or IPv6 addresses, no zone
 	IPLen    uint32     // IP datagram length (header + payload, after defragmentation): what conntrack's byte counters add
+	VLAN     uint16     // innermost 802.1Q/802.1ad VLAN ID, 0 when untagged
 	TCP      fsm.Segment
 }
