@@ -4,9 +4,9 @@ package fsm
 type rstCheck uint8
 
 const (
-	rstWindow  rstCheck = iota // run the normal window check
-	rstInWindow                // accept without the window check
-	rstInvalid                 // "invalid rst": drop as invalid
+	rstWindow   rstCheck = iota // run the normal window check
+	rstInWindow                 // accept without the window check
+	rstInvalid                  // "invalid rst": drop as invalid
 )
 
 // checkRST is the kernel's RST validation for a RST class packet that the
