@@ -157,14 +157,14 @@ func (r *runner) step(t testing.TB, st step) expect {
 }
 
 func (r *runner) start(dirA bool, seg *Segment, verdict string) expect {
+	if r.cells != nil && validFlags(seg.Flags) {
+		r.cells[Original][classify(seg.Flags)][None] = true
+	}
 	if !r.c.Start(r.cfg, seg) {
 		r.live = false
 		return expect{verdict: "nostart", state: "*", timeout: "*", status: "*", sockA: "*", sockB: "*", events: "*"}
 	}
 	r.live, r.origIsA = true, dirA
-	if r.cells != nil {
-		r.cells[Original][classify(seg.Flags)][None] = true
-	}
 	res := r.c.Update(r.cfg, Original, seg)
 	if verdict == "" {
 		verdict = res.Verdict.String()
