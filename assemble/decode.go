@@ -76,7 +76,7 @@ type DecodeStats struct {
 }
 
 // Count gives the number of frames Decode classified as k.
-func (s *DecodeStats) Count(k Kind) uint64 {
+func (s DecodeStats) Count(k Kind) uint64 {
 	switch k {
 	case TCP:
 		return s.TCP
