@@ -94,7 +94,7 @@ var probes = map[State][10]string{
 	FinWait: {
 		"> S 1000 0 | ignore FIN_WAIT -",
 		"> S. 1000 5001 | invalid FIN_WAIT -",
-		"> F. 1001 5001 | accept LAST_ACK 30", // conntrack cannot tell a FIN retransmit
+		"> F. 1001 5001 | accept LAST_ACK 30",  // conntrack cannot tell a FIN retransmit
 		"> . 1002 5001 | accept CLOSE_WAIT 60", // nor whose ACK it is
 		"> R 1002 0 | accept CLOSE 10",
 		"< S 5000 0 | invalid FIN_WAIT -",
