@@ -1,0 +1,32 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+)
+
+// coverage checks that the corpus as a whole shows every conntrack state and
+// flag at least once, in some conntrack.txt or events.txt.
+func coverage(out string, scs []*scenario) []string {
+	var text []byte
+	for _, sc := range scs {
+		for _, f := range []string{conntrackFile, eventsFile} {
+			b, err := os.ReadFile(filepath.Join(out, sc.name, f))
+			if err == nil {
+				text = append(text, b...)
+			}
+		}
+	}
+	var miss []string
+	for _, want := range []string{
+		`SYN_SENT `, `SYN_RECV `, `ESTABLISHED `, `FIN_WAIT `, `CLOSE_WAIT `, `LAST_ACK `,
+		`TIME_WAIT `, `CLOSE `, `SYN_SENT2 `, `\[UNREPLIED\]`, `\[ASSURED\]`, `\[DESTROY\]`,
+	} {
+		if !regexp.MustCompile(want).Match(text) {
+			miss = append(miss, fmt.Sprintf("no scenario shows %s", want))
+		}
+	}
+	return miss
+}

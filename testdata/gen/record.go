@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Output file names: this is the contract with the differential test.
+const (
+	captureFile   = "capture.pcap"
+	conntrackFile = "conntrack.txt"
+	eventsFile    = "events.txt"
+	metaFile      = "meta.json"
+)
+
+// meta is written as meta.json; field order and names are part of the contract.
+type meta struct {
+	Scenario    string            `json:"scenario"`
+	Description string            `json:"description"`
+	Seed        int64             `json:"seed"`
+	Kernel      string            `json:"kernel"`
+	ListAt      float64           `json:"list_at"`
+	ListBefore  float64           `json:"list_before"`
+	ListAfter   float64           `json:"list_after"`
+	EventsStart float64           `json:"events_start"`
+	EventsStop  float64           `json:"events_stop"`
+	Sysctl      map[string]string `json:"sysctl"`
+	Expect      []string          `json:"expect"`
+}
+
+func unixSeconds(t time.Time) float64 {
+	// Microsecond resolution, like the capture and conntrack -E stamps.
+	return float64(t.UnixMicro()) / 1e6
+}
+
+// recorder runs the router-side observers of one scenario: tcpdump at
+// PRE_ROUTING (-Q in on every interface, so a forwarded packet is written
+// once, when it arrives) and conntrack -E; it ends with conntrack -L.
+type recorder struct {
+	router node
+	dir    string
+
+	events      *exec.Cmd
+	eventsOut   *os.File
+	eventsErr   *strings.Builder
+	eventsStart time.Time
+	eventsStop  time.Time
+
+	tcpdump    *exec.Cmd
+	tcpdumpErr *strings.Builder
+	tcpdumpEnd chan error
+
+	listBefore, listAfter time.Time
+	sysctl                map[string]string
+}
+
+// startRecording starts conntrack -E, then tcpdump, and returns once both
+// are listening. Both run until stop.
+func startRecording(ctx context.Context, router node, dir string) (*recorder, error) {
+	r := &recorder{router: router, dir: dir}
+	f, err := os.Create(filepath.Join(dir, eventsFile))
+	if err != nil {
+		return nil, fmt.Errorf("events file: %w", err)
+	}
+	r.eventsOut = f
+	r.eventsErr = &strings.Builder{}
+	// A large socket buffer: a burst of events must not overflow (ENOBUFS
+	// would silently lose lines; the check after stop catches it).
+	r.events = exec.Command("ip", "netns", "exec", router.name,
+		"conntrack", "-E", "-o", "timestamp", "-p", "tcp", "-b", "16777216")
+	r.events.Stdout = f
+	r.events.Stderr = r.eventsErr
+	r.events.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // terminal ^C goes to us, we stop it cleanly
+	if err := r.events.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start conntrack -E: %w", err)
+	}
+	r.eventsStart = time.Now()
+
+	// --immediate-mode: without it libpcap hands packets over in ring
+	// blocks that are retired only by a 1s timer, and the packets of a block
+	// still open at SIGINT never reach the file.
+	r.tcpdumpErr = &strings.Builder{}
+	r.tcpdump = exec.Command("ip", "netns", "exec", router.name,
+		"tcpdump", "-i", "any", "-Q", "in", "--immediate-mode", "-U", "-n", "-Z", "root",
+		"-w", filepath.Join(dir, captureFile), "tcp")
+	r.tcpdump.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	pr, err := r.tcpdump.StderrPipe()
+	if err != nil {
+		r.abort()
+		return nil, err
+	}
+	if err := r.tcpdump.Start(); err != nil {
+		r.tcpdump = nil
+		r.abort()
+		return nil, fmt.Errorf("start tcpdump: %w", err)
+	}
+	ready := make(chan bool, 1)
+	r.tcpdumpEnd = make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			r.tcpdumpErr.WriteString(line + "\n")
+			if !sent && strings.Contains(line, "listening on") {
+				ready <- true
+				sent = true
+			}
+		}
+		if !sent {
+			ready <- false
+		}
+		io.Copy(io.Discard, pr)
+		r.tcpdumpEnd <- r.tcpdump.Wait()
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			r.abort()
+			return nil, fmt.Errorf("tcpdump exited before listening: %s", r.tcpdumpErr.String())
+		}
+	case <-time.After(10 * time.Second):
+		r.abort()
+		return nil, errors.New("tcpdump did not start listening within 10s")
+	case <-ctx.Done():
+		r.abort()
+		return nil, ctx.Err()
+	}
+	// conntrack -E prints nothing when ready; its netlink subscription is
+	// done within milliseconds of exec, the tcpdump start above took longer.
+	time.Sleep(150 * time.Millisecond)
+	return r, nil
+}
+
+// list takes the final conntrack -L and the router's tracking sysctls, then
+// stops tcpdump and, half a second after the list, conntrack -E (the dump
+// evicts expired entries, and their DESTROY events must be recorded).
+func (r *recorder) finish(ctx context.Context) error {
+	out, err := os.Create(filepath.Join(r.dir, conntrackFile))
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", r.router.name, "conntrack", "-L", "-o", "extended", "-p", "tcp")
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	r.listBefore = time.Now()
+	err = cmd.Run()
+	r.listAfter = time.Now()
+	if err != nil {
+		return fmt.Errorf("conntrack -L: %w: %s", err, stderr.String())
+	}
+	r.sysctl, err = readTrackingSysctl(ctx, r.router)
+	if err != nil {
+		return err
+	}
+	if err := r.stopTcpdump(); err != nil {
+		return err
+	}
+	time.Sleep(time.Until(r.listAfter.Add(500 * time.Millisecond)))
+	return r.stopEvents()
+}
+
+func (r *recorder) stopTcpdump() error {
+	if r.tcpdump == nil {
+		return nil
+	}
+	_ = r.tcpdump.Process.Signal(syscall.SIGINT)
+	var err error
+	select {
+	case err = <-r.tcpdumpEnd:
+	case <-time.After(5 * time.Second):
+		_ = r.tcpdump.Process.Kill()
+		err = <-r.tcpdumpEnd
+		err = fmt.Errorf("tcpdump ignored SIGINT: %v", err)
+	}
+	r.tcpdump = nil
+	if err != nil {
+		return fmt.Errorf("tcpdump: %w: %s", err, r.tcpdumpErr.String())
+	}
+	if strings.Contains(r.tcpdumpErr.String(), " dropped by kernel") &&
+		!strings.Contains(r.tcpdumpErr.String(), "\n0 packets dropped by kernel") {
+		return fmt.Errorf("tcpdump lost packets: %s", r.tcpdumpErr.String())
+	}
+	return nil
+}
+
+func (r *recorder) stopEvents() error {
+	if r.events == nil {
+		return nil
+	}
+	_ = r.events.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- r.events.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Second):
+		_ = r.events.Process.Kill()
+		<-done
+		err = errors.New("conntrack -E ignored SIGINT")
+	}
+	r.eventsStop = time.Now()
+	r.events = nil
+	r.eventsOut.Close()
+	// conntrack exits non-zero on SIGINT in some versions; only a message
+	// about lost events makes the recording unusable.
+	if msg := r.eventsErr.String(); strings.Contains(msg, "ENOBUFS") || strings.Contains(msg, "WARNING") {
+		return fmt.Errorf("conntrack -E lost events: %s", msg)
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		return fmt.Errorf("conntrack -E: %w", err)
+	}
+	return nil
+}
+
+// abort stops whatever still runs, for error paths.
+func (r *recorder) abort() {
+	if r.tcpdump != nil && r.tcpdump.Process != nil {
+		_ = r.stopTcpdump()
+	}
+	if r.events != nil {
+		_ = r.stopEvents()
+	}
+}
+
+// readTrackingSysctl returns every nf_conntrack_tcp_* value and
+// nf_conntrack_acct of the namespace.
+func readTrackingSysctl(ctx context.Context, n node) (map[string]string, error) {
+	out, err := n.run(ctx, "", "sysctl", "-a", "-r", `^net\.netfilter\.nf_conntrack_(tcp_|acct)`)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(line, " = ")
+		if ok {
+			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	if _, ok := m["net.netfilter.nf_conntrack_tcp_loose"]; !ok {
+		return nil, fmt.Errorf("sysctl in %s: no nf_conntrack_tcp_* keys in %q", n.name, out)
+	}
+	return m, nil
+}
+
+func (r *recorder) writeMeta(m meta) error {
+	m.ListBefore = unixSeconds(r.listBefore)
+	m.ListAfter = unixSeconds(r.listAfter)
+	m.ListAt = unixSeconds(r.listBefore.Add(r.listAfter.Sub(r.listBefore) / 2))
+	m.EventsStart = unixSeconds(r.eventsStart)
+	m.EventsStop = unixSeconds(r.eventsStop)
+	m.Sysctl = r.sysctl
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(r.dir, metaFile), append(b, '\n'), 0o644)
+}
