@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/hashes.golden")
+
+func gen(t testing.TB, args ...string) []byte {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if err := run(append([]string{"-out", "-", "-q"}, args...), &out, &errb); err != nil {
+		t.Fatalf("synth %v: %v\n%s", args, err, errb.String())
+	}
+	return out.Bytes()
+}
+
+// record is one pcap record as the tests read it back.
+type record struct {
+	tsMicros int64
+	frame    []byte
+}
+
+// readPcap parses a classic microsecond pcap strictly.
+func readPcap(t testing.TB, b []byte) []record {
+	t.Helper()
+	if len(b) < 24 || binary.LittleEndian.Uint32(b) != pcapMagicMicros ||
+		binary.LittleEndian.Uint32(b[16:]) != pcapSnaplen || binary.LittleEndian.Uint32(b[20:]) != linkEthernet {
+		t.Fatalf("bad pcap file header % x", b[:min(24, len(b))])
+	}
+	var recs []record
+	for off := 24; off < len(b); {
+		if len(b)-off < 16 {
+			t.Fatalf("record %d at offset %d: truncated header", len(recs)+1, off)
+		}
+		h := b[off:]
+		caplen, origlen := binary.LittleEndian.Uint32(h[8:]), binary.LittleEndian.Uint32(h[12:])
+		us := binary.LittleEndian.Uint32(h[4:])
+		if caplen != origlen || caplen > pcapSnaplen || us >= 1e6 || int(caplen) > len(b)-off-16 {
+			t.Fatalf("record %d at offset %d: caplen %d origlen %d usec %d", len(recs)+1, off, caplen, origlen, us)
+		}
+		ts := int64(binary.LittleEndian.Uint32(h))*1e6 + int64(us)
+		recs = append(recs, record{ts, h[16 : 16+caplen]})
+		off += 16 + int(caplen)
+	}
+	return recs
+}
+
+func TestDeterministicGolden(t *testing.T) {
+	cases := []struct{ name, args string }{
+		{"mix-seed1", "-seed 1 -packets 20000"},
+		{"mix-seed2", "-seed 2 -packets 20000"},
+		{"mix-small-conc", "-seed 7 -packets 20000 -flows 50 -ipv6 0.5 -vlan 0.5"},
+		{"synflood", "-kind synflood -seed 1 -packets 20000"},
+		{"garbage", "-kind garbage -seed 1 -packets 20000"},
+	}
+	golden := filepath.Join("testdata", "hashes.golden")
+	want := map[string]string{}
+	if b, err := os.ReadFile(golden); err == nil {
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if name, h, ok := strings.Cut(line, " "); ok {
+				want[name] = h
+			}
+		}
+	} else if !*update {
+		t.Fatalf("read golden hashes: %v (run with -update)", err)
+	}
+	var got strings.Builder
+	seen := map[string]string{}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := strings.Fields(tc.args)
+			a, b := gen(t, args...), gen(t, args...)
+			if !bytes.Equal(a, b) {
+				t.Fatal("two runs with the same flags differ")
+			}
+			sum := sha256.Sum256(a)
+			h := hex.EncodeToString(sum[:])
+			if other, dup := seen[h]; dup {
+				t.Errorf("same output as %s", other)
+			}
+			seen[h] = tc.name
+			fmt.Fprintf(&got, "%s %s\n", tc.name, h)
+			if !*update && want[tc.name] != h {
+				t.Errorf("sha256 %s, golden %s: output changed (if intended, rerun with -update)", h, want[tc.name])
+			}
+		})
+	}
+	if *update {
+		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestPacketCountsAndTimestamps(t *testing.T) {
+	for _, tc := range []struct {
+		args    string
+		packets int
+	}{
+		{"-packets 1", 1},
+		{"-packets 12345", 12345},
+		{"-packets 3000 -flows 1", 3000},
+		{"-size small", 100000},
+		{"-kind synflood -packets 5000", 5000},
+		{"-kind garbage -packets 5000", 5000},
+	} {
+		t.Run(tc.args, func(t *testing.T) {
+			recs := readPcap(t, gen(t, strings.Fields(tc.args)...))
+			if len(recs) != tc.packets {
+				t.Fatalf("%d records, want %d", len(recs), tc.packets)
+			}
+			first, last := recs[0].tsMicros, recs[len(recs)-1].tsMicros
+			for i := 1; i < len(recs); i++ {
+				if recs[i].tsMicros < recs[i-1].tsMicros {
+					t.Fatalf("record %d goes back in time", i+1)
+				}
+			}
+			// Mean rate 1 M packets/s: the span is about one microsecond a packet.
+			if span := last - first; tc.packets > 1000 && (span < int64(tc.packets)/2 || span > int64(tc.packets)*2) {
+				t.Errorf("%d packets span %d µs, want about %d", tc.packets, span, tc.packets)
+			}
+		})
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	for _, args := range []string{"", "-out x -size huge", "-out x -kind nope", "-out x -flows 0",
+		"-out x -mix short=x", "-out x -mix nosuch=1", "-out x -mix short=0,bulk=0,interactive=0,halfclose=0,aborted=0,refused=0,unanswered=0",
+		"-out x -ipv6 2", "-out x -rate 0", "-out x extra"} {
+		if err := run(strings.Fields(args), io.Discard, io.Discard); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+}
+
+func TestWritesFileAtomically(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "x.pcap")
+	if err := run([]string{"-out", out, "-q", "-packets", "1000"}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, gen(t, "-packets", "1000")) {
+		t.Error("file differs from stdout output")
+	}
+	if _, err := os.Stat(out + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("temporary file left behind: %v", err)
+	}
+}
+
+// TestTcpdumpReads has tcpdump parse the small mix and check every TCP/UDP
+// checksum (-vv prints "incorrect" for a bad one).
+func TestTcpdumpReads(t *testing.T) {
+	tcpdump, err := exec.LookPath("tcpdump")
+	if err != nil {
+		t.Skip("tcpdump not installed")
+	}
+	for _, kind := range []string{"mix", "synflood"} {
+		t.Run(kind, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), kind+".pcap")
+			if err := run([]string{"-out", file, "-q", "-kind", kind, "-size", "small"}, io.Discard, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(tcpdump, "-r", file, "-nn", "-vv", "-tt")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			packets, bad := 0, 0
+			sc := bufio.NewScanner(stdout)
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			for sc.Scan() {
+				line := sc.Text()
+				if len(line) > 0 && line[0] >= '0' && line[0] <= '9' {
+					packets++ // -tt lines start with the timestamp; continuation lines are indented
+				}
+				if strings.Contains(line, "incorrect") {
+					if bad++; bad <= 3 {
+						t.Errorf("tcpdump: %s", line)
+					}
+				}
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("tcpdump: %v\n%s", err, stderr.String())
+			}
+			if packets != 100000 {
+				t.Errorf("tcpdump printed %d packets, want 100000", packets)
+			}
+			if bad > 0 {
+				t.Errorf("%d bad checksums", bad)
+			}
+		})
+	}
+}
