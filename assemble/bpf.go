@@ -63,9 +63,10 @@ const (
 	bpfMemWords = 16
 )
 
-// validateBPF rejects programs the interpreter could stumble over: unknown
-// opcodes, jumps out of the program, scratch memory out of range, constant
-// division by zero, a last instruction that is not a return. libpcap's
+// validateBPF rejects programs the interpreter (or libpcap's) could
+// stumble over: opcodes outside the classic set, jumps out of the program,
+// scratch memory out of range, constant division by zero or shifts of 32
+// and more, a last instruction that is not a return. libpcap's compiler
 // output always passes; this guards against anything else.
 func validateBPF(prog []bpfInsn) error {
 	if len(prog) == 0 {
@@ -75,74 +76,47 @@ func validateBPF(prog []bpfInsn) error {
 		bad := func(why string) error {
 			return fmt.Errorf("BPF instruction %d (%#04x): %s", pc, in.op, why)
 		}
-		switch in.op & 0x07 {
-		case bpfLD:
-			switch in.op {
-			case bpfLD | bpfW | bpfABS, bpfLD | bpfH | bpfABS, bpfLD | bpfB | bpfABS,
-				bpfLD | bpfW | bpfIND, bpfLD | bpfH | bpfIND, bpfLD | bpfB | bpfIND,
-				bpfLD | bpfW | bpfLEN, bpfLD | bpfIMM:
-			case bpfLD | bpfMEM:
-				if in.k >= bpfMemWords {
-					return bad("scratch index out of range")
-				}
-			default:
-				return bad("unknown load")
-			}
-		case bpfLDX:
-			switch in.op {
-			case bpfLDX | bpfW | bpfIMM, bpfLDX | bpfW | bpfLEN, bpfLDX | bpfB | bpfMSH:
-			case bpfLDX | bpfW | bpfMEM:
-				if in.k >= bpfMemWords {
-					return bad("scratch index out of range")
-				}
-			default:
-				return bad("unknown load")
-			}
-		case bpfST, bpfSTX:
-			if in.op&^0x07 != 0 {
-				return bad("unknown store")
-			}
+		switch in.op {
+		case bpfLD | bpfW | bpfABS, bpfLD | bpfH | bpfABS, bpfLD | bpfB | bpfABS,
+			bpfLD | bpfW | bpfIND, bpfLD | bpfH | bpfIND, bpfLD | bpfB | bpfIND,
+			bpfLD | bpfW | bpfLEN, bpfLD | bpfIMM,
+			bpfLDX | bpfW | bpfIMM, bpfLDX | bpfW | bpfLEN, bpfLDX | bpfB | bpfMSH,
+			bpfRET | bpfK, bpfRET | bpfA, bpfMISC | bpfTAX, bpfMISC | bpfTXA,
+			bpfALU | bpfNEG:
+		case bpfLD | bpfMEM, bpfLDX | bpfW | bpfMEM, bpfST, bpfSTX:
 			if in.k >= bpfMemWords {
 				return bad("scratch index out of range")
 			}
-		case bpfALU:
-			switch in.op & 0xf0 {
-			case bpfADD, bpfSUB, bpfMUL, bpfOR, bpfAND, bpfLSH, bpfRSH, bpfNEG, bpfXOR:
-			case bpfDIV, bpfMOD:
-				if in.op&bpfX == 0 && in.k == 0 {
-					return bad("division by constant zero")
-				}
-			default:
-				return bad("unknown ALU operation")
+		case bpfJMP | bpfJA:
+			if uint64(pc)+1+uint64(in.k) >= uint64(len(prog)) {
+				return bad("jump out of program")
 			}
-		case bpfJMP:
-			switch in.op & 0xf0 {
-			case bpfJA:
-				if uint64(pc)+1+uint64(in.k) >= uint64(len(prog)) {
-					return bad("jump out of program")
+		default:
+			switch {
+			case in.op&0x07 == bpfALU && in.op&^0xf8 == bpfALU && in.op&0xf0 <= bpfXOR && in.op&0xf0 != bpfNEG:
+				if in.op&bpfX != 0 {
+					break
 				}
-			case bpfJEQ, bpfJGT, bpfJGE, bpfJSET:
+				switch in.op & 0xf0 {
+				case bpfDIV, bpfMOD:
+					if in.k == 0 {
+						return bad("division by constant zero")
+					}
+				case bpfLSH, bpfRSH:
+					if in.k >= 32 {
+						return bad("shift by 32 or more")
+					}
+				}
+			case in.op&0x07 == bpfJMP && in.op&^0xf8 == bpfJMP && in.op&0xf0 >= bpfJEQ && in.op&0xf0 <= bpfJSET:
 				if pc+1+int(in.jt) >= len(prog) || pc+1+int(in.jf) >= len(prog) {
 					return bad("jump out of program")
 				}
 			default:
-				return bad("unknown jump")
-			}
-		case bpfRET:
-			switch in.op & 0x18 {
-			case bpfK, bpfA:
-			default:
-				return bad("unknown return")
-			}
-		case bpfMISC:
-			switch in.op & 0xf8 {
-			case bpfTAX, bpfTXA:
-			default:
-				return bad("unknown misc operation")
+				return bad("not a classic BPF opcode")
 			}
 		}
 	}
-	if prog[len(prog)-1].op&0x07 != bpfRET {
+	if op := prog[len(prog)-1].op; op != bpfRET|bpfK && op != bpfRET|bpfA {
 		return fmt.Errorf("BPF program does not end with a return")
 	}
 	return nil
@@ -272,7 +246,7 @@ func runBPF(prog []bpfInsn, pkt []byte, wire int) uint32 {
 			case bpfXOR:
 				a ^= v
 			case bpfLSH:
-				a <<= v
+				a <<= v // by X >= 32 gives 0, as in libpcap
 			case bpfRSH:
 				a >>= v
 			case bpfNEG:

@@ -36,11 +36,20 @@ import (
 // compileBPF has libpcap compile expr for link type lt (gopacket's pcap
 // wrappers take the link type as a uint8, too small for LINUX_SLL2).
 func compileBPF(lt LinkType, expr string) ([]bpfInsn, error) {
+	// pcap_open_dead takes a DLT_ value; files carry LINKTYPE_ values, which
+	// differ for a few old types (libpcap's linktype_to_dlt).
+	dlt := int(lt)
+	switch lt {
+	case LinkRaw, LinkRawOBSD:
+		dlt = int(C.DLT_RAW)
+	case 100: // LINKTYPE_ATM_RFC1483
+		dlt = int(C.DLT_ATM_RFC1483)
+	}
 	cexpr := C.CString(expr)
 	defer C.free(unsafe.Pointer(cexpr))
 	var prog C.struct_bpf_program
 	var errbuf [512]C.char
-	if C.compile_filter(C.int(lt), C.int(MaxCapLen), cexpr, &prog, &errbuf[0], C.int(len(errbuf))) < 0 {
+	if C.compile_filter(C.int(dlt), C.int(MaxCapLen), cexpr, &prog, &errbuf[0], C.int(len(errbuf))) < 0 {
 		return nil, errors.New(C.GoString(&errbuf[0]))
 	}
 	defer C.pcap_freecode(&prog)
