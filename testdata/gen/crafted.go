@@ -149,10 +149,9 @@ func craftedSYN() *scenario {
 			listed("ESTABLISHED", 30021, "SYN with a new ISN re-initialises the entry; the handshake completes: ESTABLISHED [ASSURED]"),
 			evented("NEW", "SYN_SENT", 30022, "[NEW] SYN_SENT for the first SYN"),
 			listed("TIME_WAIT", 30023, "SYN with data: handshake and close complete, TIME_WAIT"),
-			notInList(`sport=30024 `, "a SYN-ACK cannot create an entry"),
-			notInList(`sport=80 dport=30024 `, "a SYN-ACK cannot create an entry"),
+			notInList(`port=30024 `, "a SYN-ACK cannot create an entry"),
 			listed("ESTABLISHED", 30025, "retransmitted SYN, then ESTABLISHED [ASSURED]"),
-			notInList(`sport=30026 `, "SYN+FIN is an invalid flag combination: no entry"),
+			notInList(`port=30026 `, "SYN+FIN is an invalid flag combination: no entry"),
 		},
 		func(r *run, cr *crafter) error {
 			flows := map[uint16][]seg{
@@ -196,9 +195,9 @@ func craftedFIN() *scenario {
 			"30034 simultaneous close (both FINs cross, neither acknowledges the other's); 30035 FIN retransmitted, then the close completes; "+
 			"30036 FIN carrying data, acknowledged separately, server FIN later.",
 		[]check{
-			notInList(`sport=30031 `, "FIN as first packet creates no entry"),
+			notListed(30031, "FIN as first packet creates no entry"),
 			listed("ESTABLISHED", 80, "the server's ACK is picked up (loose) as a new flow from the server"),
-			notInList(`sport=30032 `, "bare FIN creates no entry"),
+			notInList(`port=30032 `, "bare FIN creates no entry"),
 			listed("ESTABLISHED", 30033, "bare FIN (no ACK) is invalid: stays ESTABLISHED"),
 			listed("TIME_WAIT", 30034, "simultaneous close: TIME_WAIT"),
 			listed("TIME_WAIT", 30035, "retransmitted FIN: TIME_WAIT"),

@@ -27,6 +27,7 @@ type options struct {
 	parallel    int
 	list        bool
 	keepFailed  bool
+	strict      bool
 }
 
 func main() {
@@ -42,6 +43,7 @@ func realMain() int {
 	flag.IntVar(&o.randomConns, "random-conns", 200, "connections in the random scenario")
 	flag.IntVar(&o.parallel, "parallel", 6, "scenarios generated at the same time")
 	flag.BoolVar(&o.list, "list", false, "list the scenarios and exit")
+	flag.BoolVar(&o.strict, "strict", false, "fail when the kernel output misses a scenario's expectation (default: warn)")
 	flag.BoolVar(&o.keepFailed, "keep-failed", false, "keep the scratch directory (<name>.tmp) of a failed scenario")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -159,7 +161,7 @@ func realMain() int {
 		}
 	}
 	logf("done: %d scenarios, %d failed, %d warnings, %.1fs", len(selected), failed, len(allWarnings), time.Since(start).Seconds())
-	if failed > 0 {
+	if failed > 0 || (o.strict && len(allWarnings) > 0) {
 		return 1
 	}
 	return 0
@@ -191,6 +193,9 @@ func preflight() error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("missing tools: %s (install the packages in testdata/gen/packages.txt)", strings.Join(missing, ", "))
+	}
+	if !fileExists("/proc/sys/net/netfilter/nf_conntrack_tcp_loose") {
+		return fmt.Errorf("no TCP connection tracking in this kernel (/proc/sys/net/netfilter/nf_conntrack_tcp_loose missing; modprobe nf_conntrack)")
 	}
 	return nil
 }

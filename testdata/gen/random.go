@@ -231,6 +231,7 @@ func runClient(r *run, p connPlan) error {
 	if err != nil {
 		return err
 	}
+	r.track(c)
 	_ = c.SetDeadline(time.Now().Add(ioTimeout))
 	hdr := make([]byte, headerLen)
 	hdr[0] = byte(p.kind)

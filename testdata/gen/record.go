@@ -89,10 +89,13 @@ func startRecording(ctx context.Context, router node, dir string) (*recorder, er
 
 	// --immediate-mode: without it libpcap hands packets over in ring
 	// blocks that are retired only by a 1s timer, and the packets of a block
-	// still open at SIGINT never reach the file.
+	// still open at SIGINT never reach the file. Immediate mode uses one
+	// ring slot per packet sized by the snap length, so the snap length is
+	// cut to what a 1500-byte MTU needs and the ring made large, or bursts
+	// overflow it.
 	r.tcpdumpErr = &strings.Builder{}
 	r.tcpdump = exec.Command("ip", "netns", "exec", router.name,
-		"tcpdump", "-i", "any", "-Q", "in", "--immediate-mode", "-U", "-n", "-Z", "root",
+		"tcpdump", "-i", "any", "-Q", "in", "--immediate-mode", "-s", "2048", "-B", "32768", "-U", "-n", "-Z", "root",
 		"-w", filepath.Join(dir, captureFile), "tcp")
 	r.tcpdump.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pr, err := r.tcpdump.StderrPipe()

@@ -53,6 +53,11 @@ func notInList(pattern, note string) check {
 	return check{file: conntrackFile, pattern: pattern, note: note, absent: true}
 }
 
+// notListed says no entry has this source port in its original tuple.
+func notListed(sport int, note string) check {
+	return notInList(fmt.Sprintf(`^ipv[46] +\d+ tcp +6 \d+ \S+ src=\S+ dst=\S+ sport=%d `, sport), note)
+}
+
 // listed matches a conntrack -L line of the flow with this source port in
 // state (the original direction's source port identifies the flow).
 func listed(state string, sport int, note string) check {
@@ -60,9 +65,11 @@ func listed(state string, sport int, note string) check {
 }
 
 // evented matches an event line of kind (NEW, UPDATE, DESTROY) for the flow
-// with this source port; state may be "" (DESTROY lines carry none).
+// with this source port; state "" matches any or none.
 func evented(kind, state string, sport int, note string) check {
-	st := ""
+	// DESTROY lines carry the state, and when the entry was killed
+	// (RST, reopen) rather than expired, the remaining timeout too.
+	st := `(\d+ )?([A-Z_0-9]+ )?`
 	if state != "" {
 		st = `\d+ ` + state + " "
 	}
@@ -73,6 +80,9 @@ func (c check) String() string {
 	where := "conntrack -L"
 	if c.file == eventsFile {
 		where = "conntrack -E"
+	}
+	if c.absent {
+		where += " (absent)"
 	}
 	return fmt.Sprintf("%s: %s", where, c.note)
 }
@@ -89,7 +99,8 @@ type run struct {
 	log  func(format string, a ...any)
 
 	mu      sync.Mutex
-	closers []io.Closer
+	closers []io.Closer // closed after the recording has stopped
+	tracked []io.Closer // every socket, closed early on interrupt
 	bgWG    sync.WaitGroup
 	// notes are appended to the description (e.g. forwarder statistics).
 	notes []string
@@ -111,6 +122,24 @@ func (r *run) background(fn func()) {
 		defer r.bgWG.Done()
 		fn()
 	}()
+}
+
+// track registers a socket that an interrupt must close so that no role
+// waits for its I/O deadline.
+func (r *run) track(c io.Closer) {
+	r.mu.Lock()
+	r.tracked = append(r.tracked, c)
+	r.mu.Unlock()
+}
+
+// interrupt closes every socket at once; roles then fail fast.
+func (r *run) interrupt() {
+	r.mu.Lock()
+	cs := append(append([]io.Closer{}, r.tracked...), r.closers...)
+	r.mu.Unlock()
+	for _, c := range cs {
+		_ = c.Close()
+	}
 }
 
 func (r *run) note(format string, a ...any) {
@@ -177,6 +206,15 @@ func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel str
 
 	r := &run{ctx: ctx, sc: sc, t: t, fam: sc.family, rng: scenarioRNG(o.seed, sc.name), seed: o.seed, opts: o, log: logf}
 	defer r.closeAll()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.interrupt()
+		case <-done:
+		}
+	}()
 
 	var bridges []*bridge
 	defer func() {
