@@ -401,7 +401,7 @@ func (d *Decoder) ipv6(b []byte, extra int, p *Packet, reasm bool) Kind {
 			p.Src = netip.AddrFrom16([16]byte(b[8:24]))
 			p.Dst = netip.AddrFrom16([16]byte(b[24:40]))
 			p.IPLen = uint32(total - removed)
-			return d.tcp(b[off:end], total-off, p)
+			return d.tcp(b[min(off, end):end], total-off, p)
 		case ipv6HopByHop, ipv6Routing, ipv6DestOpts, ipv6AH:
 			if off+2 > total {
 				return Malformed

@@ -153,6 +153,7 @@ func decodeCases() []decodeCase {
 		{name: "ipv4 options cut", rec: cut(rec(LinkRaw, v4{opts: make([]byte, 20)}.wrap(dataSeg.bytes())), 30), want: Truncated},
 		{name: "ipv6 header cut", rec: cut(rec(LinkEthernet, ether(0x86dd, syn6)), 14+39), want: Truncated},
 		{name: "ipv6 ext header cut", rec: cut(rec(LinkRaw, v6{nh: 0, ext: cat(ext6(60, 8), ext6(6, 8))}.wrap(synSeg.bytes())), 47), want: Truncated},
+		{name: "ipv6 ext header captured, tcp header not", rec: cut(rec(LinkRaw, v6{nh: 60, ext: ext6(6, 16)}.wrap(synSeg.bytes())), 42), want: Truncated},
 		{name: "ethernet header cut", rec: cut(rec(LinkEthernet, ether(0x0800, data4)), 10), want: Truncated},
 		{name: "sll header cut", rec: cut(rec(LinkSLL, sll(1, 0x0800, syn4)), 8), want: Truncated},
 

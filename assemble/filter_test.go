@@ -263,3 +263,35 @@ func decodeBPF(b []byte) []bpfInsn {
 	}
 	return p
 }
+
+// BenchmarkFilter compares the Go interpreter with a cgo call into
+// libpcap's bpf_filter for the same program and frame.
+func BenchmarkFilter(b *testing.B) {
+	frame := ether(0x0800, v4{}.wrap(dataSeg.bytes()))
+	for _, expr := range []string{"tcp port 80", "tcp[tcpflags] & tcp-syn != 0 and net 10.0.0.0/8 and not port 22"} {
+		prog, err := compileBPF(LinkEthernet, expr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("go/"+expr, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				runBPF(prog, frame, len(frame))
+			}
+		})
+		b.Run("libpcap-cgo/"+expr, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				libpcapRun(prog, frame, len(frame))
+			}
+		})
+	}
+	f, _ := NewFilter("tcp port 80")
+	r := rec(LinkEthernet, frame)
+	b.Run("Filter.Match", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			f.Match(&r)
+		}
+	})
+}
