@@ -123,10 +123,11 @@ func generate(o *options, w io.Writer) (*pcapWriter, *mixStats, error) {
 	case "garbage":
 		err = garbage(pw, r, clk, o.packets)
 	}
-	if err != nil {
-		return pw, stats, err
+	// Flush even after an error so the writer goroutine ends.
+	if ferr := pw.flush(); err == nil {
+		err = ferr
 	}
-	return pw, stats, pw.flush()
+	return pw, stats, err
 }
 
 func run(args []string, stdout, stderr io.Writer) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -12,56 +11,115 @@ const (
 	pcapMagicMicros = 0xa1b2c3d4
 	pcapSnaplen     = 262144
 	linkEthernet    = 1
-	// A large buffer keeps write(2) calls rare: at 2 M packets/s a 4 MiB
-	// buffer is flushed a few dozen times per second.
+	// Big buffers keep write(2) calls rare: at 2 M packets/s a 4 MiB buffer
+	// is handed over a few dozen times per second.
 	writeBufferSize = 4 << 20
+	writeBuffers    = 3
 )
 
-// pcapWriter streams records to w; it never holds more than its buffer.
+// pcapWriter streams records to an io.Writer. Filling buffers and writing
+// them overlap: a goroutine does the write(2) calls, which on this kind of
+// machine cost as much as generating the packets, while the generator fills
+// the next buffer. Memory stays at writeBuffers × writeBufferSize.
 type pcapWriter struct {
-	w       *bufio.Writer
-	hdr     [16]byte
+	buf     []byte
+	full    chan []byte // buffers for the writer goroutine
+	free    chan []byte // buffers back from it
+	done    chan struct{}
+	errc    chan error // the writer goroutine's first error
+	werr    error      // that error, once the generator has seen it
+	flushed bool
 	packets int64
-	bytes   int64 // file bytes written, headers included
+	bytes   int64 // file bytes, headers included
 }
 
 func newPcapWriter(w io.Writer) (*pcapWriter, error) {
-	pw := &pcapWriter{w: bufio.NewWriterSize(w, writeBufferSize)}
+	pw := &pcapWriter{
+		full: make(chan []byte, writeBuffers),
+		free: make(chan []byte, writeBuffers),
+		done: make(chan struct{}),
+		errc: make(chan error, 1),
+	}
+	for i := 0; i < writeBuffers-1; i++ {
+		pw.free <- make([]byte, 0, writeBufferSize)
+	}
+	pw.buf = make([]byte, 0, writeBufferSize)
+	go pw.drain(w)
 	var fh [24]byte
 	binary.LittleEndian.PutUint32(fh[0:], pcapMagicMicros)
 	binary.LittleEndian.PutUint16(fh[4:], 2) // version 2.4
 	binary.LittleEndian.PutUint16(fh[6:], 4)
 	binary.LittleEndian.PutUint32(fh[16:], pcapSnaplen)
 	binary.LittleEndian.PutUint32(fh[20:], linkEthernet)
-	if _, err := pw.w.Write(fh[:]); err != nil {
-		return nil, fmt.Errorf("write pcap file header: %w", err)
-	}
+	pw.buf = append(pw.buf, fh[:]...)
 	pw.bytes = int64(len(fh))
 	return pw, nil
+}
+
+// drain is the writer goroutine. After the first error it keeps recycling
+// buffers without writing, so the generator never blocks on a dead writer.
+func (pw *pcapWriter) drain(w io.Writer) {
+	var off int64
+	failed := false
+	for b := range pw.full {
+		if !failed {
+			if _, err := w.Write(b); err != nil {
+				pw.errc <- fmt.Errorf("write at file offset %d (%d bytes): %w", off, len(b), err)
+				failed = true
+			}
+			off += int64(len(b))
+		}
+		pw.free <- b[:0]
+	}
+	close(pw.done)
+}
+
+// handOver passes the filled buffer to the writer and takes an empty one.
+func (pw *pcapWriter) handOver() error {
+	pw.full <- pw.buf
+	pw.buf = <-pw.free
+	return pw.writeError()
+}
+
+// writeError reports the writer goroutine's error, if it had one yet.
+func (pw *pcapWriter) writeError() error {
+	if pw.werr == nil {
+		select {
+		case pw.werr = <-pw.errc:
+		default:
+			return nil
+		}
+	}
+	return fmt.Errorf("after record %d: %w", pw.packets, pw.werr)
 }
 
 // write appends one record stamped at tsNanos (Unix nanoseconds; the file
 // keeps microseconds).
 func (pw *pcapWriter) write(tsNanos int64, frame []byte) error {
+	if len(pw.buf)+16+len(frame) > cap(pw.buf) {
+		if err := pw.handOver(); err != nil {
+			return err
+		}
+	}
 	us := tsNanos / 1000
-	binary.LittleEndian.PutUint32(pw.hdr[0:], uint32(us/1e6))
-	binary.LittleEndian.PutUint32(pw.hdr[4:], uint32(us%1e6))
-	binary.LittleEndian.PutUint32(pw.hdr[8:], uint32(len(frame)))
-	binary.LittleEndian.PutUint32(pw.hdr[12:], uint32(len(frame)))
-	if _, err := pw.w.Write(pw.hdr[:]); err != nil {
-		return fmt.Errorf("write record %d header: %w", pw.packets+1, err)
-	}
-	if _, err := pw.w.Write(frame); err != nil {
-		return fmt.Errorf("write record %d (%d bytes): %w", pw.packets+1, len(frame), err)
-	}
+	pw.buf = binary.LittleEndian.AppendUint32(pw.buf, uint32(us/1e6))
+	pw.buf = binary.LittleEndian.AppendUint32(pw.buf, uint32(us%1e6))
+	pw.buf = binary.LittleEndian.AppendUint32(pw.buf, uint32(len(frame)))
+	pw.buf = binary.LittleEndian.AppendUint32(pw.buf, uint32(len(frame)))
+	pw.buf = append(pw.buf, frame...)
 	pw.packets++
-	pw.bytes += int64(len(pw.hdr) + len(frame))
+	pw.bytes += int64(16 + len(frame))
 	return nil
 }
 
+// flush writes what is buffered and stops the writer goroutine; later
+// calls only report the outcome.
 func (pw *pcapWriter) flush() error {
-	if err := pw.w.Flush(); err != nil {
-		return fmt.Errorf("flush after %d records: %w", pw.packets, err)
+	if !pw.flushed {
+		pw.flushed = true
+		pw.full <- pw.buf
+		close(pw.full)
+		<-pw.done
 	}
-	return nil
+	return pw.writeError()
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -210,5 +211,24 @@ func TestTcpdumpReads(t *testing.T) {
 				t.Errorf("%d bad checksums", bad)
 			}
 		})
+	}
+}
+
+type failingWriter struct{ left int }
+
+func (w *failingWriter) Write(b []byte) (int, error) {
+	if len(b) > w.left {
+		return 0, errors.New("disk full")
+	}
+	w.left -= len(b)
+	return len(b), nil
+}
+
+// TestWriteErrorReported: a failing write stops generation with an error
+// that says where, instead of being lost in the writer goroutine.
+func TestWriteErrorReported(t *testing.T) {
+	err := run([]string{"-out", "-", "-q", "-packets", "200000"}, &failingWriter{left: 5 << 20}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "offset") {
+		t.Fatalf("got %v, want a wrapped disk full error with the offset", err)
 	}
 }
