@@ -1,6 +1,10 @@
-// Package assemble turns captured frames into compact TCP segment records:
-// link layer, VLAN tags, IPv4 (with options and fragment reassembly) and
-// IPv6 (with extension headers) are peeled off into reused structs.
+// Package assemble turns capture files into compact TCP segment records.
+// Reader streams pcap and pcapng records (Merger interleaves several files
+// by time); Decoder peels off the link layer, VLAN tags, MPLS, PPPoE, IPv4
+// (options, fragment reassembly) and IPv6 (extension headers, fragment
+// reassembly) into a reused Packet, as the kernel's conntrack would see the
+// datagram; Filter applies tcpdump expressions. Neither Reader.Next nor
+// Decoder.Decode allocates.
 package assemble
 
 import (

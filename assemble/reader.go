@@ -129,6 +129,7 @@ type Reader struct {
 	format captureFormat
 	be     bool // byte order of the file (pcap) or current section (pcapng)
 	lastTS int64
+	err    error // sticky: the first error other than io.EOF
 
 	// pcap
 	link      LinkType
@@ -295,12 +296,24 @@ func (r *Reader) readPcapHeader() error {
 	return nil
 }
 
-// Next returns the next record, or io.EOF after the last one.
+// Next returns the next record, or io.EOF after the last one. Other errors
+// are *FileError values locating the problem; the Reader does not move
+// past one: calling Next again returns it again.
 func (r *Reader) Next() (Record, error) {
-	if r.format == formatPcapng {
-		return r.nextPcapng()
+	if r.err != nil {
+		return Record{}, r.err
 	}
-	return r.nextPcap()
+	var rec Record
+	var err error
+	if r.format == formatPcapng {
+		rec, err = r.nextPcapng()
+	} else {
+		rec, err = r.nextPcap()
+	}
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return rec, err
 }
 
 func (r *Reader) nextPcap() (Record, error) {

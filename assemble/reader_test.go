@@ -325,7 +325,7 @@ func TestReaderErrors(t *testing.T) {
 		{name: "pcapng version 2", file: func() []byte { b := ngOK().b; le.PutUint16(b[12:], 2); return b }(), is: ErrCorrupt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, _, err := readAll(t, "f", tc.file)
+			got, r, err := readAll(t, "f", tc.file)
 			if err == nil {
 				t.Fatalf("no error (%d records)", len(got))
 			}
@@ -340,6 +340,11 @@ func TestReaderErrors(t *testing.T) {
 			}
 			if !strings.HasPrefix(err.Error(), "f: ") {
 				t.Errorf("error does not name the file: %q", err)
+			}
+			if r != nil {
+				if _, again := r.Next(); again != err {
+					t.Errorf("second Next: %v", again)
+				}
 			}
 		})
 	}
