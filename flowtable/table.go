@@ -260,11 +260,12 @@ func (t *Table) Close(now int64) Result {
 	return res
 }
 
-// mergeEvents releases events once every shard has reported past them, so
+// mergeEvents releases events once every shard has reported past them
+// (strictly: more packets may share the watermark instant), so
 // the stream is in time order whatever the shard count.
 func (t *Table) mergeEvents() {
 	defer close(t.evDone)
-	marks := make([]int64, len(t.shards))
+	marks := make([]int64, t.cfg.Shards)
 	for i := range marks {
 		marks[i] = -1 << 63
 	}
@@ -272,7 +273,7 @@ func (t *Table) mergeEvents() {
 	flush := func(upto int64, all bool) {
 		sort.SliceStable(pending, func(i, j int) bool { return pending[i].before(&pending[j]) })
 		n := 0
-		for n < len(pending) && (all || pending[n].TS <= upto) {
+		for n < len(pending) && (all || pending[n].TS < upto) {
 			n++
 		}
 		if n > 0 {

@@ -251,7 +251,11 @@ func TestTableShardsAgree(t *testing.T) {
 			}
 		}
 		if !reflect.DeepEqual(e1, en) {
-			t.Fatalf("%d shards: event streams differ (%d vs %d events)", n, len(en), len(e1))
+			for i := range e1 {
+				if e1[i] != en[i] {
+					t.Fatalf("%d shards: event streams differ at %d: %q vs %q", n, i, e1[i-1:i+2], en[i-1:i+2])
+				}
+			}
 		}
 	}
 	if len(e1) == 0 || r1.Stats.Expired == 0 {

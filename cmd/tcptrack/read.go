@@ -165,7 +165,7 @@ func writeStats(w io.Writer, st *readStats, ft *flowtable.Stats, dec *assemble.D
 	fmt.Fprintf(w, "  tcp:               %d (accepted %d, ignored %d, invalid %d, dropped table full %d)\n",
 		st.TCP, ft.Accepted, ft.Ignored, ft.Invalid, ft.Dropped)
 	fmt.Fprintf(w, "  not tcp:           %d\n", st.NotTCP)
-	fmt.Fprintf(w, "  fragments held:    %d (datagrams reassembled %d, expired %d)\n", st.Fragments, ds.Reassembled, ds.FragmentsExpired)
+	fmt.Fprintf(w, "  fragments held:    %d (datagrams reassembled %d, expired %d)\n", st.Fragments, ds.FragCompleted, ds.FragExpired)
 	fmt.Fprintf(w, "  malformed:         %d\n", st.Malformed)
 	fmt.Fprintf(w, "  truncated:         %d\n", st.Truncated)
 	fmt.Fprintf(w, "  unsupported link:  %d\n", st.Unsupported)

@@ -58,7 +58,21 @@ func openSources(names []string, stdin io.Reader) (recordSource, func(), int64, 
 	if len(readers) == 1 {
 		return readers[0], closeAll, size, nil
 	}
-	return assemble.NewMerger(readers...), closeAll, size, nil
+	return &mergedSource{Merger: assemble.NewMerger(readers...), readers: readers}, closeAll, size, nil
+}
+
+// mergedSource reports progress as the bytes read from all files.
+type mergedSource struct {
+	*assemble.Merger
+	readers []*assemble.Reader
+}
+
+func (m *mergedSource) Offset() int64 {
+	var n int64
+	for _, r := range m.readers {
+		n += r.Offset()
+	}
+	return n
 }
 
 // unwrapPathError drops the "open NAME:" prefix: the caller names the file.
