@@ -1,5 +1,7 @@
 package flowtable
 
+import "github.com/tcptrack/tcptrack/fsm"
+
 // EventType mirrors ctnetlink's message groups as conntrack -E names them.
 type EventType uint8
 
@@ -41,8 +43,9 @@ type Event struct {
 	Type   EventType
 	TS     int64  // capture time of the change (for expiry: the instant it expired)
 	Seq    uint64 // sequence number of the packet that caused it (0 for expiry)
-	Reason DestroyReason
-	Flow   Flow
+	Reason  DestroyReason
+	Changes fsm.Events // for updates: what changed (state, reply seen, assured)
+	Flow    Flow
 }
 
 // before orders events the way they happened; equal instants keep packet

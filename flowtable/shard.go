@@ -107,7 +107,7 @@ func (s *Shard) Process(p *assemble.Packet, seq, h uint64) {
 		return
 	}
 	if r.Events != 0 && s.recordEvents {
-		s.events = append(s.events, Event{Type: EventUpdate, TS: p.TS, Seq: seq, Flow: *f})
+		s.events = append(s.events, Event{Type: EventUpdate, TS: p.TS, Seq: seq, Changes: r.Events, Flow: *f})
 	}
 }
 

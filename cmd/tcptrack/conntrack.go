@@ -14,6 +14,11 @@ type lineOpts struct {
 	extended bool // "ipv4     2 " prefix, as conntrack -o extended
 	event    bool // event line: no mark=/use=, counters only on DESTROY
 	destroy  bool
+	// Event lines carry what the kernel's message carried: the state only
+	// when it changed (or on NEW/DESTROY), the timeout unless it is zero
+	// on DESTROY.
+	noState   bool
+	noTimeout bool
 }
 
 // appendConntrack writes f the way conntrack-tools' default printer does
@@ -29,10 +34,14 @@ func appendConntrack(b []byte, f *flowtable.Flow, now int64, o lineOpts) []byte 
 		}
 	}
 	b = append(b, "tcp      6 "...)
-	b = strconv.AppendInt(b, f.TimeoutAt(now), 10)
-	b = append(b, ' ')
-	b = append(b, f.Conn.State().String()...)
-	b = append(b, ' ')
+	if !o.noTimeout {
+		b = strconv.AppendInt(b, f.TimeoutAt(now), 10)
+		b = append(b, ' ')
+	}
+	if !o.noState {
+		b = append(b, f.Conn.State().String()...)
+		b = append(b, ' ')
+	}
 	counters := o.acct && (!o.event || o.destroy)
 	b = appendTuple(b, k.SrcAddr(), k.DstAddr(), k.SrcPort, k.DstPort)
 	if counters {
@@ -99,5 +108,7 @@ func appendEvent(b []byte, e *flowtable.Event, o lineOpts, stamp bool) []byte {
 	}
 	o.event = true
 	o.destroy = e.Type == flowtable.EventDestroy
+	o.noState = e.Type == flowtable.EventUpdate && e.Changes&fsm.EvState == 0
+	o.noTimeout = o.destroy && e.Flow.TimeoutAt(e.TS) == 0
 	return appendConntrack(b, &e.Flow, e.TS, o)
 }

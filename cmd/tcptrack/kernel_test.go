@@ -85,13 +85,11 @@ func parseCTLine(s string) (ctLine, error) {
 		return l, fmt.Errorf("not a tcp conntrack line: %q", s)
 	}
 	f = f[2:]
-	if len(f) > 0 && !strings.Contains(f[0], "=") && !strings.HasPrefix(f[0], "[") {
-		n, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return l, fmt.Errorf("bad timeout in %q", s)
+	if len(f) > 0 {
+		if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+			l.timeout = n
+			f = f[1:]
 		}
-		l.timeout = n
-		f = f[1:]
 	}
 	if len(f) > 0 && !strings.Contains(f[0], "=") && !strings.HasPrefix(f[0], "[") {
 		l.state = f[0]
