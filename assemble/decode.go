@@ -54,8 +54,10 @@ type DecoderConfig struct {
 	IPv4FragTimeout time.Duration
 	IPv6FragTimeout time.Duration
 	// VerifyIPv4Checksum makes a wrong IPv4 header checksum Malformed, as
-	// ip_rcv drops such packets before conntrack sees them. Off by default:
-	// anonymised and hand-made captures often carry bad checksums.
+	// ip_rcv drops such packets before conntrack sees them (checked on
+	// Linux 6.18). Off by default: BSD/macOS loopback captures carry zero
+	// checksums and anonymised ones wrong checksums, and their connections
+	// would vanish.
 	VerifyIPv4Checksum bool
 	// KeepCutOptions decodes a TCP header whose fixed 20 bytes were captured
 	// but whose options were cut by snaplen, parsing the options that are

@@ -8,7 +8,8 @@ import (
 
 // Filter selects records with a tcpdump expression ("tcp port 80 and host
 // 10.0.0.1"). libpcap compiles the expression once per link type, lazily,
-// and a Go interpreter runs the compiled program on each record.
+// and a Go interpreter runs the compiled program on each record. A Filter
+// caches programs as it goes: use it from one goroutine.
 type Filter struct {
 	expr  string
 	progs map[LinkType][]bpfInsn // nil entry: the expression does not compile for that link type
