@@ -40,9 +40,9 @@ func (r DestroyReason) String() string {
 // Event is a state change of one flow, with a copy of the flow as it stood
 // just after the change.
 type Event struct {
-	Type   EventType
-	TS     int64  // capture time of the change (for expiry: the instant it expired)
-	Seq    uint64 // sequence number of the packet that caused it (0 for expiry)
+	Type    EventType
+	TS      int64  // capture time of the change (for expiry: the instant it expired)
+	Seq     uint64 // sequence number of the packet that caused it (0 for expiry)
 	Reason  DestroyReason
 	Changes fsm.Events // for updates: what changed (state, reply seen, assured)
 	Flow    Flow

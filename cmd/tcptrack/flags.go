@@ -45,6 +45,7 @@ Output:
 Tracking (kernel sysctl equivalents, kernel defaults):
       --loose / --no-loose pick up connections mid-stream (nf_conntrack_tcp_loose, default on)
       --liberal            accept out-of-window packets (nf_conntrack_tcp_be_liberal)
+      --ignore-invalid-rst do not mark out-of-window RSTs invalid (nf_conntrack_tcp_ignore_invalid_rst)
       --max-retrans N      retransmissions before the 300 s timeout (nf_conntrack_tcp_max_retrans, default 3)
       --timeout NAME=SECS  override a timeout; repeatable. NAME: %s
       --max-flows N        table size limit; when full, flows that are not ASSURED are evicted
@@ -70,14 +71,60 @@ type readOptions struct {
 	progress    string
 	noTrack     bool
 	filter      string
-	fsm         fsm.Config
-	maxFlows    int
-	shards      int
-	files       []string
+	tracking
+	files []string
+}
+
+// tracking holds the flags read and live share: the kernel sysctl
+// equivalents and the table's shape.
+type tracking struct {
+	fsm      fsm.Config
+	maxFlows int
+	shards   int
+}
+
+// addTrackingFlags registers --loose/--no-loose, --liberal, --max-retrans,
+// --timeout, --max-flows and --shards; call the returned func after Parse.
+func addTrackingFlags(fs *flag.FlagSet, o *tracking) func() {
+	o.fsm = fsm.DefaultConfig()
+	o.maxFlows = defaultMaxFlows
+	o.shards = runtime.GOMAXPROCS(0)
+	loose, noLoose := true, false
+	fs.BoolVar(&loose, "loose", true, "")
+	fs.BoolVar(&noLoose, "no-loose", false, "")
+	fs.BoolVar(&o.fsm.Liberal, "liberal", false, "")
+	fs.BoolVar(&o.fsm.IgnoreInvalidRST, "ignore-invalid-rst", false, "")
+	fs.Func("max-retrans", "", func(v string) error {
+		n, err := strconv.ParseUint(v, 10, 8)
+		if err != nil {
+			return fmt.Errorf("--max-retrans takes a number 0-255, not %q", v)
+		}
+		o.fsm.MaxRetrans = uint8(n)
+		return nil
+	})
+	fs.Func("timeout", "", func(v string) error {
+		name, secs, ok := strings.Cut(v, "=")
+		if !ok {
+			return fmt.Errorf("--timeout takes NAME=SECONDS, not %q", v)
+		}
+		s, err := strconv.ParseFloat(secs, 64)
+		if err != nil || s < 0 || math.IsInf(s, 0) || math.IsNaN(s) {
+			return fmt.Errorf("--timeout %s: %q is not a number of seconds", name, secs)
+		}
+		return o.fsm.Timeouts.Set(name, time.Duration(s*float64(time.Second)))
+	})
+	fs.IntVar(&o.maxFlows, "max-flows", defaultMaxFlows, "")
+	fs.IntVar(&o.shards, "shards", o.shards, "")
+	return func() {
+		if noLoose {
+			loose = false
+		}
+		o.fsm.Loose = loose
+	}
 }
 
 func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
-	o := &readOptions{fsm: fsm.DefaultConfig(), maxFlows: defaultMaxFlows, shards: runtime.GOMAXPROCS(0), eventStamps: true, progress: "auto"}
+	o := &readOptions{eventStamps: true, progress: "auto"}
 	fs := flag.NewFlagSet("read", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	output := func(v string) error {
@@ -115,31 +162,7 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	fs.BoolVar(&o.noTrack, "no-track", false, "")
 	fs.StringVar(&o.filter, "f", "", "")
 	fs.StringVar(&o.filter, "filter", "", "")
-	loose, noLoose := true, false
-	fs.BoolVar(&loose, "loose", true, "")
-	fs.BoolVar(&noLoose, "no-loose", false, "")
-	fs.BoolVar(&o.fsm.Liberal, "liberal", false, "")
-	fs.Func("max-retrans", "", func(v string) error {
-		n, err := strconv.ParseUint(v, 10, 8)
-		if err != nil {
-			return fmt.Errorf("--max-retrans takes a number 0-255, not %q", v)
-		}
-		o.fsm.MaxRetrans = uint8(n)
-		return nil
-	})
-	fs.Func("timeout", "", func(v string) error {
-		name, secs, ok := strings.Cut(v, "=")
-		if !ok {
-			return fmt.Errorf("--timeout takes NAME=SECONDS, not %q", v)
-		}
-		s, err := strconv.ParseFloat(secs, 64)
-		if err != nil || s < 0 || math.IsInf(s, 0) || math.IsNaN(s) {
-			return fmt.Errorf("--timeout %s: %q is not a number of seconds", name, secs)
-		}
-		return o.fsm.Timeouts.Set(name, time.Duration(s*float64(time.Second)))
-	})
-	fs.IntVar(&o.maxFlows, "max-flows", defaultMaxFlows, "")
-	fs.IntVar(&o.shards, "shards", o.shards, "")
+	finishTracking := addTrackingFlags(fs, &o.tracking)
 	help := false
 	fs.BoolVar(&help, "h", false, "")
 	fs.BoolVar(&help, "help", false, "")
@@ -166,10 +189,7 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 		fmt.Fprintf(stderr, readUsage, strings.Join(fsm.TimeoutNames(), " "), defaultMaxFlows, runtime.GOMAXPROCS(0))
 		return nil, errHelp
 	}
-	if noLoose {
-		loose = false
-	}
-	o.fsm.Loose = loose
+	finishTracking()
 	if len(filterWords) > 0 {
 		if o.filter != "" {
 			return nil, usagef("read: a filter given both with --filter and as arguments")

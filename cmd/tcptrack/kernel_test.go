@@ -187,7 +187,7 @@ func corpusFlags(t *testing.T, m *corpusMeta) []string {
 			args = append(args, "--max-retrans", v)
 		case name == "tcp_ignore_invalid_rst":
 			if v != "0" {
-				t.Fatalf("%s: tcp_ignore_invalid_rst=%s is not supported by the test", m.Scenario, v)
+				args = append(args, "--ignore-invalid-rst")
 			}
 		case strings.HasPrefix(name, "tcp_timeout_"):
 			args = append(args, "--timeout", strings.TrimPrefix(name, "tcp_timeout_")+"="+v)
