@@ -44,9 +44,10 @@ type connPlan struct {
 }
 
 const (
-	randomPort       = 9000
-	randomClosedPort = 9001
-	headerLen        = 9 // kind, request length, response length
+	randomConnTimeout = 6 * time.Second
+	randomPort        = 9000
+	randomClosedPort  = 9001
+	headerLen         = 9 // kind, request length, response length
 )
 
 func planMix(rng *rand.Rand, n int) []connPlan {
@@ -107,6 +108,7 @@ func runMix(r *run, plans []connPlan) error {
 		r.background(func() { acceptLoop(r, ln) })
 	}
 	var mu sync.Mutex
+	var slow []string
 	failures := map[string]int{}
 	counts := map[connKind]int{}
 	var wg sync.WaitGroup
@@ -117,7 +119,14 @@ func runMix(r *run, plans []connPlan) error {
 		go func() {
 			defer wg.Done()
 			time.Sleep(time.Until(start.Add(p.start)))
-			if err := runClient(r, p); err != nil {
+			t0 := time.Now()
+			err := runClient(r, p)
+			if d := time.Since(t0); d > 4*time.Second {
+				mu.Lock()
+				slow = append(slow, fmt.Sprintf("%s %.1fs", p.kind, d.Seconds()))
+				mu.Unlock()
+			}
+			if err != nil {
 				mu.Lock()
 				failures[p.kind.String()]++
 				mu.Unlock()
@@ -130,6 +139,10 @@ func runMix(r *run, plans []connPlan) error {
 		mix = append(mix, fmt.Sprintf("%s %d", k, counts[k]))
 	}
 	r.note("mix: %s", strings.Join(mix, ", "))
+	if len(slow) > 0 {
+		sort.Strings(slow)
+		r.note("slow connections: %s", strings.Join(slow, ", "))
+	}
 	if len(failures) > 0 {
 		var fs []string
 		for k, n := range failures {
@@ -232,7 +245,9 @@ func runClient(r *run, p connPlan) error {
 		return err
 	}
 	r.track(c)
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
+	// A lost RST is never retransmitted, so a role waiting for one would
+	// wait forever: every client role is bounded.
+	_ = c.SetDeadline(time.Now().Add(randomConnTimeout))
 	hdr := make([]byte, headerLen)
 	hdr[0] = byte(p.kind)
 	binary.BigEndian.PutUint32(hdr[1:5], uint32(p.req))
@@ -259,6 +274,9 @@ func runClient(r *run, p connPlan) error {
 		_ = abort(c)
 	case kindAbortServer:
 		err = writeN(c, p.req)
+		// If the server's RST is lost the client gives up after a while
+		// and closes normally; the server's kernel then answers with RST.
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
 		readUntilError(c)
 		c.Close()
 	case kindHalfClose:
