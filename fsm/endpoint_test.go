@@ -1,6 +1,9 @@
 package fsm
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // Socket-state sequences. Conntrack columns are wildcarded where they are
 // not the point; see conn_test.go for those.
@@ -66,9 +69,12 @@ var endpointScenarios = []scenario{
 }
 
 func TestEndpointScenarios(t *testing.T) {
+	var out []string
 	for _, sc := range endpointScenarios {
-		runScenario(t, sc, nil)
+		out = append(out, "== "+sc.name)
+		out = append(out, runScenario(t, sc, nil)...)
 	}
+	golden(t, "endpoints.golden", strings.Join(out, "\n")+"\n")
 }
 
 func TestEndpointTable(t *testing.T) {

@@ -173,21 +173,33 @@ var firstPackets = []string{
 	"> R 1000 0 | nostart * * * * *",
 }
 
-func TestTransitionCells(t *testing.T) {
-	var cells [2][numClasses][numStates]bool
-	for _, sc := range scenarios {
-		runScenario(t, sc, &cells)
-	}
-	for _, p := range firstPackets {
-		runScenario(t, scenario{name: "first " + p, steps: []string{p}}, &cells)
+// probeScenarios turns firstPackets and the probe matrix into scenarios.
+func probeScenarios() []scenario {
+	var out []scenario
+	for i, p := range firstPackets {
+		out = append(out, scenario{name: fmt.Sprintf("first packet %d", i+1), steps: []string{p}})
 	}
 	for st := SynSent; st < numStates; st++ {
 		for i, p := range probes[st] {
 			lhs, rhs, _ := strings.Cut(p, "|")
 			steps := append(append([]string(nil), probePrefix[st]...), lhs+"|"+rhs+" * * *")
-			runScenario(t, scenario{name: fmt.Sprintf("%v probe %d", st, i+1), steps: steps}, &cells)
+			out = append(out, scenario{name: fmt.Sprintf("%v probe %d", st, i+1), steps: steps})
 		}
 	}
+	return out
+}
+
+func TestTransitionCells(t *testing.T) {
+	var cells [2][numClasses][numStates]bool
+	for _, sc := range scenarios {
+		runScenario(t, sc, &cells)
+	}
+	var out []string
+	for _, sc := range probeScenarios() {
+		out = append(out, "== "+sc.name)
+		out = append(out, runScenario(t, sc, &cells)...)
+	}
+	golden(t, "probes.golden", strings.Join(out, "\n")+"\n")
 	for d := Original; d <= Reply; d++ {
 		for c := clsSYN; c < clsNone; c++ { // NONE never passes the flag check
 			for s := None; s < numStates; s++ {
