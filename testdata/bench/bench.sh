@@ -13,6 +13,8 @@
 #   SIZE=default    default (10 M packets) or small (100 K) for the generated capture
 #   SEED=1          generator seed
 #   CAP=600         per-run time limit in seconds; a capped tool shows ">600 s"
+#   MEMCAP=12000    address-space limit in MiB for tcpdump/tshark/tcptrace, so a
+#                   tool that wants more fails alone instead of starving the host
 #   FLOWS="1000000 10000000"   rss mode: flow counts
 #   CACHE=/tmp/tcptrack-bench  generated captures and binaries (kept between runs)
 #   TCPTRACK=path   use this binary instead of building ./cmd/tcptrack
@@ -25,6 +27,7 @@ RUNS=${RUNS:-5}
 SIZE=${SIZE:-default}
 SEED=${SEED:-1}
 CAP=${CAP:-600}
+MEMCAP=${MEMCAP:-12000}
 FLOWS=${FLOWS:-"1000000 10000000"}
 CACHE=${CACHE:-/tmp/tcptrack-bench}
 mkdir -p "$CACHE"
@@ -87,9 +90,14 @@ run1() {
 	local name=$1 t0 t1 rc
 	shift
 	[ -e "$CACHE/$name.fail" ] && return 0
+	local limit=()
+	case $name in
+	tcptrack* | rss-*) ;; # Go reserves address space it never touches: no ulimit -v
+	*) limit=(bash -c 'ulimit -v "$1" && shift && exec "$@"' limit "$((MEMCAP * 1024))") ;;
+	esac
 	t0=$EPOCHREALTIME
 	rc=0
-	timeout -k 5 "$CAP" /usr/bin/time -f %M -o "$CACHE/$name.rss" "$@" >/dev/null 2>"$CACHE/$name.err" </dev/null || rc=$?
+	timeout -k 5 "$CAP" /usr/bin/time -f %M -o "$CACHE/$name.rss" "${limit[@]}" "$@" >/dev/null 2>"$CACHE/$name.err" </dev/null || rc=$?
 	t1=$EPOCHREALTIME
 	case $rc in
 	0) echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", b-a}') $(tail -1 "$CACHE/$name.rss")" >>"$CACHE/$name.times" ;;
@@ -224,7 +232,7 @@ base=""
 {
 	echo "## Whole-process timings: $(basename "$file")"
 	echo
-	echo "- capture: \`$file\`, $packets packets, $(du -m "$file" | cut -f1) MiB, read from the page cache; $RUNS runs per tool, interleaved; median wall time"
+	echo "- capture: \`$file\`, $packets packets, $(du -m "$file" | cut -f1) MiB, read from the page cache; $RUNS runs per tool, interleaved; median wall time; limits per run: ${CAP} s, and ${MEMCAP} MiB address space for the non-Go tools"
 	header
 	echo
 	echo "| tool | median wall s | min–max s | packets/s | vs tcptrack | peak RSS MiB |"
