@@ -127,6 +127,12 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if warning != nil {
 		fmt.Fprintf(stderr, "tcptrack: warning: %v (the table covers what was read)\n", warning)
 	}
+	if filter != nil {
+		if ferr := filter.Err(); ferr != nil {
+			// Records of those link types were counted as filtered out.
+			fmt.Fprintf(stderr, "tcptrack: warning: filter %q: %v\n", o.filter, ferr)
+		}
+	}
 	if !o.events || o.outputSet {
 		if err := writeFlows(out, stderr, o, res.Flows, now); err != nil {
 			return err
