@@ -20,7 +20,7 @@ import (
 
 var kernelCheck = flag.Bool("kernel", false, "replay the scenarios through a live router namespace (root; creates and removes network namespaces)")
 
-// TestKernel replays every default-config scenario through the running
+// TestKernel replays every scenario through the running
 // kernel: a router namespace forwards crafted packets between two
 // namespaces that silently drop them, and after each step the router's
 // entry (state, remaining timer, [UNREPLIED]/[ASSURED], per-direction
@@ -41,26 +41,65 @@ func TestKernel(t *testing.T) {
 	all = append(all, scenarios...)
 	all = append(all, endpointScenarios...)
 	all = append(all, probeScenarios()...)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var report []string
+	// Default-config scenarios run together; each other configuration
+	// runs alone, as the router's sysctls are per namespace.
+	groups := map[string][]int{}
+	var order []string
 	for i, sc := range all {
-		if sc.cfg != nil {
-			continue // per-netns sysctls would race between scenarios
+		key := strings.Join(sysctlsFor(sc.cfg), " ")
+		if _, ok := groups[key]; !ok {
+			order = append(order, key)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if r := k.replay(t, sc, uint16(20000+i), uint16(30000+i)); r != "" {
-				mu.Lock()
-				report = append(report, r)
-				mu.Unlock()
-			}
-		}()
+		groups[key] = append(groups[key], i)
 	}
-	wg.Wait()
-	for _, r := range report {
-		t.Error(r)
+	for _, key := range order {
+		k.sysctl(t, sysctlsFor(nil))
+		k.sysctl(t, strings.Fields(key))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var report []string
+		for _, i := range groups[key] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if r := k.replay(t, all[i], uint16(20000+i), uint16(30000+i)); r != "" {
+					mu.Lock()
+					report = append(report, r)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		for _, r := range report {
+			t.Errorf("[%s] %s", key, r)
+		}
+	}
+}
+
+// sysctlsFor gives the router settings matching a scenario's Config tweak.
+func sysctlsFor(tweak func(*Config)) []string {
+	cfg := DefaultConfig()
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	b := func(v bool) string {
+		if v {
+			return "1"
+		}
+		return "0"
+	}
+	return []string{
+		"net.netfilter.nf_conntrack_tcp_loose=" + b(cfg.Loose),
+		"net.netfilter.nf_conntrack_tcp_be_liberal=" + b(cfg.Liberal),
+		"net.netfilter.nf_conntrack_tcp_ignore_invalid_rst=" + b(cfg.IgnoreInvalidRST),
+		"net.netfilter.nf_conntrack_tcp_max_retrans=" + strconv.Itoa(int(cfg.MaxRetrans)),
+	}
+}
+
+func (k *kernelRig) sysctl(t *testing.T, settings []string) {
+	args := append([]string{"netns", "exec", k.prefix + "r", "sysctl", "-qw"}, settings...)
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("sysctl %v: %v\n%s", settings, err, out)
 	}
 }
 
@@ -232,6 +271,9 @@ func (k *kernelRig) lookup(portA, portB uint16) (kernelEntry, bool, error) {
 // of the steps when any disagreed, else "".
 func (k *kernelRig) replay(t *testing.T, sc scenario, portA, portB uint16) string {
 	cfg := DefaultConfig()
+	if sc.cfg != nil {
+		sc.cfg(&cfg)
+	}
 	r := runner{cfg: &cfg}
 	var expiry time.Time
 	var count [2]int
