@@ -46,6 +46,11 @@ func readPcap(path string) ([]capturedPacket, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parsePcap(path, b)
+}
+
+// parsePcap decodes a whole pcap file held in memory; path only labels errors.
+func parsePcap(path string, b []byte) ([]capturedPacket, error) {
 	if len(b) < 24 {
 		return nil, fmt.Errorf("%s: short pcap header", path)
 	}
@@ -84,7 +89,7 @@ func readPcap(path string) ([]capturedPacket, error) {
 		sec, frac := bo.Uint32(b[off:]), bo.Uint32(b[off+4:])
 		incl := int(bo.Uint32(b[off+8:]))
 		off += 16
-		if off+incl > len(b) {
+		if incl < 0 || incl > len(b)-off {
 			return nil, fmt.Errorf("%s: packet %d: truncated data at offset %d", path, n, off)
 		}
 		if incl < hdrLen {

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	testMACa = net.HardwareAddr{2, 0, 0, 0, 0, 1}
+	testMACb = net.HardwareAddr{2, 0, 0, 0, 0, 2}
+)
+
+func TestBuildFrameChecksums(t *testing.T) {
+	opts, err := tcpOptions("mss,sackok,ws7,ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		src, dst string
+		n        int
+		flags    byte
+	}{
+		{"v4 syn", "10.1.0.100", "10.2.0.100", 0, 0x02},
+		{"v4 data odd length", "10.1.0.100", "10.2.0.100", 101, 0x18},
+		{"v6 fin", "fd00:1::100", "fd00:2::100", 0, 0x11},
+		{"v6 data", "fd00:1::100", "fd00:2::100", 1400, 0x18},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := tcpHeader{sport: 30001, dport: 80, seq: 0xfffffff0, ack: 7, flags: tc.flags, win: 64240, opts: opts}
+			src, dst := net.ParseIP(tc.src), net.ParseIP(tc.dst)
+			f := buildFrame(testMACa, testMACb, src, dst, 9, h, payload(tc.n))
+			fi := parseFrame(f)
+			if !fi.tcp || fi.payload != tc.n || fi.flags != tc.flags {
+				t.Fatalf("parseFrame = %+v, want tcp payload %d flags %#x", fi, tc.n, tc.flags)
+			}
+			ip := f[14:]
+			var pseudo, seg []byte
+			if src.To4() != nil {
+				if checksum(0, ip[:20]) != 0 {
+					t.Fatal("bad IPv4 header checksum")
+				}
+				seg = ip[20:]
+				pseudo = append(append(append([]byte{}, ip[12:20]...), 0, 6), byte(len(seg)>>8), byte(len(seg)))
+			} else {
+				seg = ip[40:]
+				pseudo = append(append([]byte{}, ip[8:40]...), 0, 0, byte(len(seg)>>8), byte(len(seg)), 0, 0, 0, 6)
+			}
+			if checksum(sum16(0, pseudo), seg) != 0 {
+				t.Fatal("bad TCP checksum")
+			}
+			if got := binary.BigEndian.Uint32(seg[4:]); got != h.seq {
+				t.Fatalf("seq %d, want %d", got, h.seq)
+			}
+		})
+	}
+}
+
+func TestTCPOptions(t *testing.T) {
+	for _, tc := range []struct {
+		spec    string
+		wantLen int
+		wantErr bool
+	}{
+		{"", 0, false},
+		{"mss", 4, false},
+		{"mss,sackok,ws7", 12, false},
+		{"ts", 12, false},
+		{"wsX", 0, true},
+		{"bogus", 0, true},
+	} {
+		b, err := tcpOptions(tc.spec)
+		if (err != nil) != tc.wantErr || len(b) != tc.wantLen || len(b)%4 != 0 {
+			t.Errorf("tcpOptions(%q) = %d bytes, %v; want %d bytes, error %v", tc.spec, len(b), err, tc.wantLen, tc.wantErr)
+		}
+	}
+}
+
+// pcapBytes builds a LINUX_SLL2 pcap with the given packets (timestamps in µs).
+func pcapBytes(pkts map[int64][]byte, order []int64) []byte {
+	var b bytes.Buffer
+	hdr := make([]byte, 24)
+	binary.LittleEndian.PutUint32(hdr, 0xa1b2c3d4)
+	binary.LittleEndian.PutUint16(hdr[4:], 2)
+	binary.LittleEndian.PutUint16(hdr[6:], 4)
+	binary.LittleEndian.PutUint32(hdr[16:], 2048)
+	binary.LittleEndian.PutUint32(hdr[20:], 276)
+	b.Write(hdr)
+	for _, ts := range order {
+		data := append(make([]byte, 20), pkts[ts]...)
+		rec := make([]byte, 16)
+		binary.LittleEndian.PutUint32(rec, uint32(ts/1e6))
+		binary.LittleEndian.PutUint32(rec[4:], uint32(ts%1e6))
+		binary.LittleEndian.PutUint32(rec[8:], uint32(len(data)))
+		binary.LittleEndian.PutUint32(rec[12:], uint32(len(data)))
+		b.Write(rec)
+		b.Write(data)
+	}
+	return b.Bytes()
+}
+
+func TestVerifyCapture(t *testing.T) {
+	a, c := []byte("packet-a"), []byte("packet-c")
+	for _, tc := range []struct {
+		name    string
+		pkts    map[int64][]byte
+		order   []int64
+		dupOK   bool
+		wantErr string
+	}{
+		{"distinct", map[int64][]byte{1: a, 2: c}, []int64{1, 2}, false, ""},
+		{"same packet 500us apart", map[int64][]byte{1000: a, 1500: a}, []int64{1000, 1500}, false, "captured twice"},
+		{"same packet 500us apart, duplicates expected", map[int64][]byte{1000: a, 1500: a}, []int64{1000, 1500}, true, ""},
+		{"retransmission 200ms later", map[int64][]byte{1000: a, 201000: a}, []int64{1000, 201000}, false, ""},
+		{"empty", map[int64][]byte{}, nil, false, "no packets"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "c.pcap")
+			if err := os.WriteFile(p, pcapBytes(tc.pkts, tc.order), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := verifyCapture(p, tc.dupOK)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("verifyCapture = %v, want error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestParsePcapRejects(t *testing.T) {
+	good := pcapBytes(map[int64][]byte{1: []byte("x")}, []int64{1})
+	for _, tc := range []struct {
+		name string
+		b    []byte
+	}{
+		{"short", good[:10]},
+		{"bad magic", append([]byte{1, 2, 3, 4}, good[4:]...)},
+		{"truncated record", good[:len(good)-3]},
+		{"ethernet link type", append(append(append([]byte{}, good[:20]...), 1, 0, 0, 0), good[24:]...)},
+	} {
+		if _, err := parsePcap(tc.name, tc.b); err == nil {
+			t.Errorf("%s: parsePcap accepted it", tc.name)
+		}
+	}
+}
+
+// Lines as this kernel and conntrack-tools print them; the expectation
+// helpers must match them.
+const (
+	sampleList    = "ipv4     2 tcp      6 119 TIME_WAIT src=10.1.0.2 dst=10.2.0.2 sport=40001 dport=8001 packets=6 bytes=520 src=10.2.0.2 dst=10.1.0.2 sport=8001 dport=40001 packets=4 bytes=1216 [ASSURED] mark=0 use=1\n"
+	sampleNew     = "[1795239098.568430]\t    [NEW] tcp      6 120 SYN_SENT src=10.1.0.2 dst=10.2.0.2 sport=40001 dport=8001 [UNREPLIED] src=10.2.0.2 dst=10.1.0.2 sport=8001 dport=40001\n"
+	sampleExpired = "[1795239202.191945]\t[DESTROY] tcp      6 CLOSE src=10.1.0.2 dst=10.2.0.2 sport=40113 dport=8011 packets=5 bytes=368 src=10.2.0.2 dst=10.1.0.2 sport=8011 dport=40113 packets=4 bytes=316 [ASSURED]\n"
+	sampleKilled  = "[1795239178.754620]\t[DESTROY] tcp      6 120 CLOSE src=10.1.0.2 dst=10.2.0.2 sport=40031 dport=8099 packets=1 bytes=60 [UNREPLIED] src=10.2.0.2 dst=10.1.0.2 sport=8099 dport=40031 packets=1 bytes=40\n"
+)
+
+func TestCheckPatterns(t *testing.T) {
+	for _, tc := range []struct {
+		c    check
+		text string
+		want bool
+	}{
+		{listed("TIME_WAIT", 40001, ""), sampleList, true},
+		{listed("TIME_WAIT", 8001, ""), sampleList, false}, // reply tuple does not count
+		{listed("ESTABLISHED", 40001, ""), sampleList, false},
+		{notListed(40001, ""), sampleList, true},
+		{evented("NEW", "SYN_SENT", 40001, ""), sampleNew, true},
+		{evented("DESTROY", "", 40113, ""), sampleExpired, true},
+		{evented("DESTROY", "", 40031, ""), sampleKilled, true},
+		{evented("DESTROY", "", 40001, ""), sampleNew, false},
+	} {
+		re := regexp.MustCompile("(?m)" + tc.c.pattern)
+		if got := re.MatchString(tc.text); got != tc.want {
+			t.Errorf("%q on %q = %v, want %v", tc.c.pattern, tc.text, got, tc.want)
+		}
+	}
+}
+
+func TestRunChecks(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, conntrackFile), []byte(sampleList), 0o644)
+	os.WriteFile(filepath.Join(dir, eventsFile), []byte(sampleNew), 0o644)
+	miss := runChecks(dir, []check{
+		listed("TIME_WAIT", 40001, "ok"),
+		evented("NEW", "SYN_SENT", 40001, "ok"),
+		notListed(40001, "present, so this one misses"),
+		evented("UPDATE", "FIN_WAIT", 40001, "absent, so this one misses"),
+	})
+	if len(miss) != 2 {
+		t.Fatalf("runChecks misses = %q, want 2", miss)
+	}
+}
+
+func TestPlanMixDeterministic(t *testing.T) {
+	a := planMix(scenarioRNG(5, "random"), 200)
+	b := planMix(scenarioRNG(5, "random"), 200)
+	c := planMix(scenarioRNG(6, "random"), 200)
+	same := func(x, y []connPlan) bool {
+		for i := range x {
+			if x[i] != y[i] {
+				return false
+			}
+		}
+		return true
+	}
+	if !same(a, b) {
+		t.Fatal("same seed, different plans")
+	}
+	if same(a, c) {
+		t.Fatal("different seeds, same plans")
+	}
+	kinds := map[connKind]bool{}
+	for _, p := range a {
+		kinds[p.kind] = true
+		if p.start < 0 || p.start >= 3*time.Second || p.req <= 0 || p.resp <= 0 {
+			t.Fatalf("bad plan %+v", p)
+		}
+	}
+	if len(kinds) != int(numKinds) {
+		t.Fatalf("200 connections cover %d of %d kinds", len(kinds), numKinds)
+	}
+}
+
+func TestRandomPolicyDeterministic(t *testing.T) {
+	tcp := frameInfo{tcp: true, payload: 10, flags: 0x18}
+	run := func(seed uint64) []verdict {
+		p := newRandomPolicy(rand.New(rand.NewPCG(seed, 1)))
+		var v []verdict
+		for range 2000 {
+			v = append(v, p.decide(tcp))
+		}
+		return v
+	}
+	a, b := run(1), run(1)
+	var drops, dups, delays, holds int
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("verdict %d differs for the same seed", i)
+		}
+		switch {
+		case a[i].drop:
+			drops++
+		case a[i].dup:
+			dups++
+		case a[i].delay > 0:
+			delays++
+		case a[i].hold:
+			holds++
+		}
+	}
+	if drops == 0 || dups == 0 || delays == 0 || holds == 0 || drops > 100 {
+		t.Fatalf("implausible mix: %d drops %d dups %d delays %d holds of 2000", drops, dups, delays, holds)
+	}
+	if v := newRandomPolicy(rand.New(rand.NewPCG(1, 1))).decide(frameInfo{}); v != (verdict{}) {
+		t.Fatalf("non-TCP frame impaired: %+v", v)
+	}
+}
+
+func TestDropNthData(t *testing.T) {
+	p := &dropNthData{n: 2}
+	in := []frameInfo{{tcp: true}, {tcp: true, payload: 5}, {tcp: true}, {tcp: true, payload: 5}, {tcp: true, payload: 5}}
+	want := []bool{false, false, false, true, false}
+	for i, f := range in {
+		if got := p.decide(f).drop; got != want[i] {
+			t.Fatalf("frame %d: drop %v, want %v", i, got, want[i])
+		}
+	}
+}
+
+func TestScenarioNamesUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for _, sc := range allScenarios(&options{randomConns: 10}) {
+		if seen[sc.name] {
+			t.Fatalf("duplicate scenario %s", sc.name)
+		}
+		seen[sc.name] = true
+		if sc.description == "" || len(sc.checks) == 0 || sc.traffic == nil {
+			t.Fatalf("scenario %s lacks a description, checks or traffic", sc.name)
+		}
+		for _, c := range sc.checks {
+			if _, err := regexp.Compile(c.pattern); err != nil {
+				t.Fatalf("%s: %v", sc.name, err)
+			}
+		}
+	}
+}
+
+func FuzzParseFrame(f *testing.F) {
+	h := tcpHeader{sport: 1, dport: 2, flags: 0x12, win: 100}
+	f.Add(buildFrame(testMACa, testMACb, net.ParseIP("10.0.0.1"), net.ParseIP("10.0.0.2"), 1, h, payload(3)))
+	f.Add(buildFrame(testMACa, testMACb, net.ParseIP("fd00::1"), net.ParseIP("fd00::2"), 1, h, nil))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fi := parseFrame(b)
+		if fi.payload < 0 || (!fi.tcp && fi != frameInfo{}) {
+			t.Fatalf("parseFrame(%x) = %+v", b, fi)
+		}
+	})
+}
+
+func FuzzParsePcap(f *testing.F) {
+	f.Add(pcapBytes(map[int64][]byte{1: []byte("abc"), 2: []byte("de")}, []int64{1, 2}))
+	f.Add([]byte{0xd4, 0xc3, 0xb2, 0xa1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pkts, err := parsePcap("fuzz", b)
+		if err == nil {
+			for _, p := range pkts {
+				if len(p.ip) > len(b) {
+					t.Fatal("packet longer than the file")
+				}
+			}
+		}
+	})
+}
