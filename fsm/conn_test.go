@@ -228,6 +228,26 @@ var scenarios = []scenario{
 		"> . 1001 5001 sack=6000          | invalid ESTABLISHED - RA ESTABLISHED ESTABLISHED",
 		"> . 1001 5001 sack=5101          | accept ESTABLISHED 300 RA ESTABLISHED ESTABLISHED",
 	}},
+	{name: "TCP Fast Open: SYN carries data", steps: []string{
+		"> S 1000 0 len=100 mss=1460      | accept SYN_SENT 120 - SYN_SENT - ev=state",
+		"< S. 5000 1101 mss=1460          | accept SYN_RECV 60 R ESTABLISHED SYN_RECV ev=state,seen-reply",
+		"> . 1101 5001                    | accept ESTABLISHED 432000 RA ESTABLISHED ESTABLISHED ev=state,assured",
+	}},
+	{name: "pickup starting from the server's data", steps: []string{
+		"< P. 5000 1000 len=10            | accept ESTABLISHED 300 - ESTABLISHED ESTABLISHED ev=state",
+		"> . 1000 5010                    | accept ESTABLISHED 300 R ESTABLISHED ESTABLISHED ev=seen-reply",
+		"< . 5010 1000                    | accept ESTABLISHED 432000 RA ESTABLISHED ESTABLISHED ev=assured",
+	}},
+	{name: "RST+ACK with ack 0 from a broken stack", steps: open(
+		"< R. 5001 0 w=0                  | accept CLOSE 10 RA CLOSE CLOSE ev=state",
+	)},
+	{name: "FIN straight from SYN_RECV: never assured", steps: []string{
+		"> S 1000 0                       | accept SYN_SENT 120 - SYN_SENT -",
+		"< S. 5000 1001                   | accept SYN_RECV 60 R ESTABLISHED SYN_RECV",
+		"> F. 1001 5001                   | accept FIN_WAIT 120 R FIN_WAIT1 CLOSE_WAIT ev=state",
+		"< F. 5001 1002                   | accept LAST_ACK 30 R TIME_WAIT LAST_ACK ev=state",
+		"> . 1002 5002                    | accept TIME_WAIT 120 R TIME_WAIT CLOSE ev=state",
+	}},
 	{name: "SACK ignored without SACK permitted", steps: []string{
 		"> S 1000 0 mss=1460              | accept SYN_SENT 120 - SYN_SENT -",
 		"< S. 5000 1001 mss=1460          | accept SYN_RECV 60 R ESTABLISHED SYN_RECV",
