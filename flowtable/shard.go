@@ -100,9 +100,10 @@ func (s *Shard) Process(p *assemble.Packet, seq, h uint64) {
 		s.destroy(pos, p.TS, seq, Killed)
 		return
 	case fsm.Reopen:
-		s.stats.Accepted++
+		// The second pass counts the segment (Segments and its verdict),
+		// so that every segment lands in exactly one verdict counter.
 		s.destroy(pos, p.TS, seq, Reopened)
-		s.stats.Segments-- // counted again by the second pass
+		s.stats.Segments--
 		s.Process(p, seq, h)
 		return
 	}
