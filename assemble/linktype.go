@@ -64,3 +64,13 @@ func (t LinkType) String() string {
 	}
 	return "LINKTYPE_" + strconv.FormatUint(uint64(t), 10)
 }
+
+// Decodable reports whether Decoder understands frames of this link type
+// (for any other, Decode returns Unsupported).
+func (t LinkType) Decodable() bool {
+	switch t {
+	case LinkNull, LinkEthernet, LinkRawBSD, LinkRawOBSD, LinkRaw, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2:
+		return true
+	}
+	return false
+}
