@@ -83,6 +83,13 @@ func (s *Shard) Process(p *assemble.Packet, seq, h uint64) {
 	switch r.Verdict {
 	case fsm.Invalid:
 		s.stats.Invalid++
+		if r.Shrink {
+			// nf_tcp_handle_invalid: an out-of-window FIN/RST exchange
+			// shortens a long timer (no counters, no event).
+			if e := r.NextExpiry(p.TS, f.Expires); e != f.Expires {
+				s.tm.arm(s.flows, pos, p.TS, e-p.TS)
+			}
+		}
 		return
 	case fsm.Ignore:
 		s.stats.Ignored++
