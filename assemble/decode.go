@@ -75,6 +75,12 @@ type DecodeStats struct {
 	FragExpired   uint64 // datagrams given up after the timeout
 	FragDropped   uint64 // fragments discarded: over the memory bound, overlapping, inconsistent, oversized
 	FragDuplicate uint64 // fragments ignored because their bytes were already held
+
+	// Where the Fragment frames went; they add up to Fragment:
+	// FragJoined + FragLost + FragWaiting + FragDropped + FragDuplicate.
+	FragJoined  uint64 // joined into a reassembled datagram (other than the frame completing it)
+	FragLost    uint64 // held by a datagram later given up (expired, overlap, inconsistent, oversized)
+	FragWaiting uint64 // held by datagrams still incomplete
 }
 
 // Count gives the number of frames Decode classified as k.
@@ -131,6 +137,9 @@ func (d *Decoder) Stats() DecodeStats {
 		FragExpired:   d.frag.expired,
 		FragDropped:   d.frag.dropped,
 		FragDuplicate: d.frag.duplicate,
+		FragJoined:    d.frag.framesJoined,
+		FragLost:      d.frag.framesLost,
+		FragWaiting:   d.frag.waitingFrames(),
 	}
 }
 

@@ -61,6 +61,11 @@ type fragTable struct {
 	nextExpiry int64
 
 	completed, expired, dropped, duplicate uint64
+	// Frames behind those counts, so every Fragment frame is accounted
+	// for: joined into a datagram (all but the frame that completed it,
+	// which Decode reports as what the datagram was), or lost with a
+	// datagram given up (expired, overlapping, inconsistent).
+	framesJoined, framesLost uint64
 }
 
 const (
@@ -160,7 +165,7 @@ func (t *fragTable) add(d *Decoder, key *fragKey, off, end int, more bool, data,
 	} else {
 		if end&7 != 0 {
 			if key.v6 {
-				t.release(q)
+				t.giveUp(q)
 				t.dropped++
 				return Fragment
 			}
@@ -186,7 +191,7 @@ func (t *fragTable) add(d *Decoder, key *fragKey, off, end int, more bool, data,
 		t.duplicate++
 		return Fragment
 	case overlap:
-		t.release(q)
+		t.giveUp(q)
 		t.dropped++
 		return Fragment
 	}
@@ -276,6 +281,21 @@ func (t *fragTable) newQueue(key *fragKey, now int64, d *Decoder) *fragQueue {
 	return q
 }
 
+// giveUp discards an incomplete datagram with the frames it holds.
+func (t *fragTable) giveUp(q *fragQueue) {
+	t.framesLost += uint64(len(q.pieces))
+	t.release(q)
+}
+
+// waitingFrames is the number of frames held by incomplete datagrams.
+func (t *fragTable) waitingFrames() uint64 {
+	n := 0
+	for _, q := range t.queues {
+		n += len(q.pieces)
+	}
+	return uint64(n)
+}
+
 // release forgets a datagram and recycles its buffers.
 func (t *fragTable) release(q *fragQueue) {
 	delete(t.queues, q.key)
@@ -294,7 +314,7 @@ func (t *fragTable) expire(now int64) {
 	next := int64(math.MaxInt64)
 	for _, q := range t.queues {
 		if now >= q.deadline {
-			t.release(q)
+			t.giveUp(q)
 			t.expired++
 			continue
 		}
@@ -323,13 +343,16 @@ func (t *fragTable) reassemble(d *Decoder, q *fragQueue, p *Packet) Kind {
 	t.scratch = buf
 	length, hl, v6 := q.length, len(q.hdr), q.key.v6
 	nhoff, nexthdr := q.nhoff, q.nexthdr
+	others := uint64(len(q.pieces) - 1) // the completing frame is counted by its Kind
 	t.release(q)
 	if !v6 {
 		total := hl + length
 		if total > maxDatagram {
 			t.dropped++
+			t.framesLost += others
 			return Fragment
 		}
+		t.framesJoined += others
 		binary.BigEndian.PutUint16(buf[2:], uint16(total))
 		binary.BigEndian.PutUint16(buf[6:], be16(buf[6:])&0x4000) // keep DF only
 		return d.ipv4(buf, length-captured, p, true)
@@ -337,8 +360,10 @@ func (t *fragTable) reassemble(d *Decoder, q *fragQueue, p *Packet) Kind {
 	payload := hl - 40 + length
 	if payload > maxDatagram {
 		t.dropped++
+		t.framesLost += others
 		return Fragment
 	}
+	t.framesJoined += others
 	buf[nhoff] = nexthdr
 	binary.BigEndian.PutUint16(buf[4:], uint16(payload))
 	return d.ipv6(buf, length-captured, p, true)

@@ -52,6 +52,9 @@ func FuzzDecode(f *testing.F) {
 		if n := s.TCP + s.NotTCP + s.Fragment + s.Malformed + s.Truncated + s.Unsupported; n != uint64(len(frames)) {
 			t.Fatalf("stats count %d frames, decoded %d", n, len(frames))
 		}
+		if n := s.FragJoined + s.FragLost + s.FragWaiting + s.FragDropped + s.FragDuplicate; n != s.Fragment {
+			t.Fatalf("fragment frames: %d accounted for, %d decoded as Fragment: %+v", n, s.Fragment, s)
+		}
 		if s.FragHeldBytes > cfg.MaxFragBytes || s.FragHeldBytes < 0 || (s.FragHeld == 0) != (len(d.frag.queues) == 0) {
 			t.Fatalf("fragment accounting: %+v", s)
 		}
