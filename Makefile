@@ -7,7 +7,7 @@ SAMPLE  := testdata/pcaps/sample.pcap
 SEED    ?= $(shell date +%s)
 CORPUS  ?= testdata/pcaps/kernel
 
-.PHONY: all deps build run test vet corpus difftest bench fuzz clean
+.PHONY: all deps build run test vet corpus difftest kerneltest bench fuzz clean
 
 all: build
 
@@ -43,6 +43,11 @@ difftest: deps
 	$(GO) run ./testdata/gen -out $$dir -seed $(SEED) && \
 	TCPTRACK_CORPUS=$$dir $(GO) test -count=1 -run 'TestKernel' ./cmd/tcptrack; \
 	rc=$$?; [ $$rc -eq 0 ] && rm -rf $$dir || echo "kept $$dir for inspection"; exit $$rc
+
+# The fsm, packet by packet, against the running kernel's conntrack in a
+# namespace (root).
+kerneltest: deps
+	$(GO) test -count=1 -run 'TestKernel' ./fsm -kernel
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
