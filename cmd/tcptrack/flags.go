@@ -36,7 +36,8 @@ Output:
       --event-timestamps   prefix events with [seconds.micros] like conntrack -E -o timestamp (default true)
       --now TIME           take the table at TIME: Unix seconds (fraction allowed) or RFC 3339;
                            packets stamped after it are not applied (default: the last packet's time)
-      --stats              packet accounting on stderr (the counts add up to the packets read)
+      --stats[=json]       packet accounting on stderr (the counts add up to the packets read);
+                           =json: one JSON object instead of text
       --progress MODE      auto (default: when stderr is a terminal), always, never
   -f, --filter EXPR        BPF filter expression (alternative to trailing arguments)
       --no-track           only read the records: no decoding, no tracking (the cost of reading
@@ -68,6 +69,7 @@ type readOptions struct {
 	now         int64
 	nowSet      bool
 	stats       bool
+	statsJSON   bool // --stats=json
 	progress    string
 	noTrack     bool
 	filter      string
@@ -150,7 +152,7 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 		o.now, o.nowSet = t, true
 		return nil
 	})
-	fs.BoolVar(&o.stats, "stats", false, "")
+	fs.Var(statsFlag{&o.stats, &o.statsJSON}, "stats", "")
 	fs.Func("progress", "", func(v string) error {
 		switch v {
 		case "auto", "always", "never":

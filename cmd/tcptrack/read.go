@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,30 @@ type readStats struct {
 	Unsupported uint64 // link types we do not decode
 	Filtered    uint64 // rejected by the BPF filter
 	AfterNow    uint64 // stamped after --now, not applied
+
+	// Not part of the sum: records stamped before one read earlier (they
+	// are replayed in reading order, as a router would have seen them).
+	Backwards   uint64
+	MaxStepBack int64 // ns
+	unsupported []linkCount
+}
+
+// linkCount counts records of a link type the decoder does not know, per
+// file, for the warning that names them.
+type linkCount struct {
+	file string
+	link assemble.LinkType
+	n    uint64
+}
+
+func (st *readStats) countUnsupported(file string, lt assemble.LinkType) {
+	for i := range st.unsupported {
+		if c := &st.unsupported[i]; c.link == lt && c.file == file {
+			c.n++
+			return
+		}
+	}
+	st.unsupported = append(st.unsupported, linkCount{file: file, link: lt, n: 1})
 }
 
 func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -68,7 +93,8 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var st readStats
 	var pkt assemble.Packet
 	var last int64
-	var warning error
+	var warnings []error
+	_, merged := src.(*mergedSource)
 	for {
 		rec, err := src.Next()
 		if err == io.EOF {
@@ -76,7 +102,13 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		if err != nil {
 			if errors.Is(err, assemble.ErrTruncated) {
-				warning = err
+				// A cut-short last record: keep what was read. The merger
+				// drops that file and goes on with the others; a single
+				// reader would return the same error again.
+				warnings = append(warnings, err)
+				if merged {
+					continue
+				}
 				break
 			}
 			table.Close(last)
@@ -84,6 +116,10 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 		st.Read++
+		if rec.TS < last {
+			st.Backwards++
+			st.MaxStepBack = max(st.MaxStepBack, last-rec.TS)
+		}
 		if st.Read&4095 == 0 {
 			prog.update(src.Offset(), st.Read, table.Active())
 		}
@@ -113,6 +149,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			st.Truncated++
 		default:
 			st.Unsupported++
+			st.countUnsupported(src.Name(), rec.LinkType)
 		}
 		if rec.TS > last {
 			last = rec.TS
@@ -124,8 +161,18 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		now = o.now
 	}
 	res := table.Close(now)
-	if warning != nil {
-		fmt.Fprintf(stderr, "tcptrack: warning: %v (the table covers what was read)\n", warning)
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "tcptrack: warning: %v (the table covers what was read)\n", w)
+	}
+	for _, c := range st.unsupported {
+		fmt.Fprintf(stderr, "tcptrack: warning: %s: %d records with link type %s (%d) not decoded (counted as unsupported link)\n",
+			c.file, c.n, c.link, uint32(c.link))
+	}
+	if st.MaxStepBack >= 1e9 {
+		// Small steps back are common (multi-queue capture); a large one
+		// can change what expired, so it is worth a word.
+		fmt.Fprintf(stderr, "tcptrack: warning: %d records stamped earlier than a record read before them (up to %.6f s back); replayed in reading order\n",
+			st.Backwards, float64(st.MaxStepBack)/1e9)
 	}
 	if filter != nil {
 		if ferr := filter.Err(); ferr != nil {
@@ -139,7 +186,15 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	if o.stats {
-		writeStats(stderr, &st, &res.Stats, dec)
+		rep := makeStatsReport(&st, &res.Stats, dec.Stats())
+		if o.statsJSON {
+			rep.writeJSON(stderr)
+		} else {
+			rep.writeText(stderr)
+		}
+		for _, p := range rep.Unbalanced {
+			fmt.Fprintf(stderr, "tcptrack: warning: accounting does not add up: %s\n", p)
+		}
 	}
 	return out.Flush()
 }
@@ -165,20 +220,145 @@ func writeFlows(out *bufio.Writer, stderr io.Writer, o *readOptions, flows []flo
 	return nil
 }
 
-func writeStats(w io.Writer, st *readStats, ft *flowtable.Stats, dec *assemble.Decoder) {
-	ds := dec.Stats()
-	fmt.Fprintf(w, "packets read:        %d\n", st.Read)
+// statsReport is what --stats prints. Four sums must hold, and the report
+// says so when one does not: every record read lands in exactly one packet
+// kind; every TCP segment in exactly one table verdict; every IP fragment
+// frame in exactly one fate; every flow created is still live or left the
+// table for one reason.
+type statsReport struct {
+	Read        uint64  `json:"read"`
+	TCP         uint64  `json:"tcp"`
+	NotTCP      uint64  `json:"not_tcp"`
+	Fragments   uint64  `json:"fragments"`
+	Malformed   uint64  `json:"malformed"`
+	Truncated   uint64  `json:"truncated"`
+	Unsupported uint64  `json:"unsupported_link"`
+	Filtered    uint64  `json:"filtered"`
+	AfterNow    uint64  `json:"after_now"`
+	Backwards   uint64  `json:"timestamps_backwards"` // not part of the sum
+	MaxStepBack float64 `json:"max_step_back_seconds"`
+
+	Verdicts struct {
+		Accepted uint64 `json:"accepted"`
+		Ignored  uint64 `json:"ignored"`
+		Invalid  uint64 `json:"invalid"`
+		Dropped  uint64 `json:"dropped_table_full"`
+	} `json:"tcp_verdicts"`
+	Frag struct {
+		Joined      uint64 `json:"joined"`
+		Lost        uint64 `json:"lost"`
+		Waiting     uint64 `json:"waiting"`
+		Dropped     uint64 `json:"dropped"`
+		Duplicate   uint64 `json:"duplicate"`
+		Reassembled uint64 `json:"datagrams_reassembled"`
+		Expired     uint64 `json:"datagrams_expired"`
+	} `json:"fragment_frames"`
+	Flows struct {
+		Created  uint64 `json:"created"`
+		Expired  uint64 `json:"expired"`
+		Killed   uint64 `json:"killed"`
+		Reopened uint64 `json:"reopened"`
+		Evicted  uint64 `json:"evicted"`
+		Active   uint64 `json:"active"`
+	} `json:"flows"`
+	UnsupportedLinks []unsupportedLink `json:"unsupported_links,omitempty"`
+	Unbalanced       []string          `json:"unbalanced,omitempty"`
+}
+
+type unsupportedLink struct {
+	File     string `json:"file"`
+	LinkType uint32 `json:"link_type"`
+	Name     string `json:"name"`
+	Records  uint64 `json:"records"`
+}
+
+func makeStatsReport(st *readStats, ft *flowtable.Stats, ds assemble.DecodeStats) *statsReport {
+	r := &statsReport{
+		Read: st.Read, TCP: st.TCP, NotTCP: st.NotTCP, Fragments: st.Fragments, Malformed: st.Malformed,
+		Truncated: st.Truncated, Unsupported: st.Unsupported, Filtered: st.Filtered, AfterNow: st.AfterNow,
+		Backwards: st.Backwards, MaxStepBack: float64(st.MaxStepBack) / 1e9,
+	}
+	r.Verdicts.Accepted, r.Verdicts.Ignored, r.Verdicts.Invalid, r.Verdicts.Dropped = ft.Accepted, ft.Ignored, ft.Invalid, ft.Dropped
+	r.Frag.Joined, r.Frag.Lost, r.Frag.Waiting = ds.FragJoined, ds.FragLost, ds.FragWaiting
+	r.Frag.Dropped, r.Frag.Duplicate = ds.FragDropped, ds.FragDuplicate
+	r.Frag.Reassembled, r.Frag.Expired = ds.FragCompleted, ds.FragExpired
+	r.Flows.Created, r.Flows.Expired, r.Flows.Killed = ft.Created, ft.Expired, ft.Killed
+	r.Flows.Reopened, r.Flows.Evicted, r.Flows.Active = ft.Reopened, ft.Evicted, ft.Active
+	for _, c := range st.unsupported {
+		r.UnsupportedLinks = append(r.UnsupportedLinks, unsupportedLink{File: c.file, LinkType: uint32(c.link), Name: c.link.String(), Records: c.n})
+	}
+
+	check := func(what string, total uint64, parts ...uint64) {
+		var sum uint64
+		for _, p := range parts {
+			sum += p
+		}
+		if sum != total {
+			r.Unbalanced = append(r.Unbalanced, fmt.Sprintf("%s: %d, parts sum to %d", what, total, sum))
+		}
+	}
+	check("packets read", r.Read, r.TCP, r.NotTCP, r.Fragments, r.Malformed, r.Truncated, r.Unsupported, r.Filtered, r.AfterNow)
+	check("tcp segments", r.TCP, r.Verdicts.Accepted, r.Verdicts.Ignored, r.Verdicts.Invalid, r.Verdicts.Dropped)
+	check("tcp segments handed to the table", r.TCP, ft.Segments)
+	check("fragment frames", r.Fragments, r.Frag.Joined, r.Frag.Lost, r.Frag.Waiting, r.Frag.Dropped, r.Frag.Duplicate)
+	check("flows created", r.Flows.Created, r.Flows.Expired, r.Flows.Killed, r.Flows.Reopened, r.Flows.Evicted, r.Flows.Active)
+	return r
+}
+
+func (r *statsReport) writeText(w io.Writer) {
+	fmt.Fprintf(w, "packets read:        %d\n", r.Read)
+	v := &r.Verdicts
 	fmt.Fprintf(w, "  tcp:               %d (accepted %d, ignored %d, invalid %d, dropped table full %d)\n",
-		st.TCP, ft.Accepted, ft.Ignored, ft.Invalid, ft.Dropped)
-	fmt.Fprintf(w, "  not tcp:           %d\n", st.NotTCP)
-	fmt.Fprintf(w, "  fragments held:    %d (datagrams reassembled %d, expired %d)\n", st.Fragments, ds.FragCompleted, ds.FragExpired)
-	fmt.Fprintf(w, "  malformed:         %d\n", st.Malformed)
-	fmt.Fprintf(w, "  truncated:         %d\n", st.Truncated)
-	fmt.Fprintf(w, "  unsupported link:  %d\n", st.Unsupported)
-	fmt.Fprintf(w, "  filtered out:      %d\n", st.Filtered)
-	fmt.Fprintf(w, "  after --now:       %d\n", st.AfterNow)
+		r.TCP, v.Accepted, v.Ignored, v.Invalid, v.Dropped)
+	fmt.Fprintf(w, "  not tcp:           %d\n", r.NotTCP)
+	f := &r.Frag
+	fmt.Fprintf(w, "  ip fragments:      %d (joined %d, lost with given-up datagrams %d, waiting %d, dropped %d, duplicate %d; datagrams reassembled %d, expired %d)\n",
+		r.Fragments, f.Joined, f.Lost, f.Waiting, f.Dropped, f.Duplicate, f.Reassembled, f.Expired)
+	fmt.Fprintf(w, "  malformed:         %d\n", r.Malformed)
+	fmt.Fprintf(w, "  truncated:         %d\n", r.Truncated)
+	fmt.Fprintf(w, "  unsupported link:  %d\n", r.Unsupported)
+	fmt.Fprintf(w, "  filtered out:      %d\n", r.Filtered)
+	fmt.Fprintf(w, "  after --now:       %d\n", r.AfterNow)
+	fl := &r.Flows
 	fmt.Fprintf(w, "flows created:       %d (expired %d, killed by RST %d, reopened %d, evicted %d, active %d)\n",
-		ft.Created, ft.Expired, ft.Killed, ft.Reopened, ft.Evicted, ft.Active)
+		fl.Created, fl.Expired, fl.Killed, fl.Reopened, fl.Evicted, fl.Active)
+	if r.Backwards > 0 {
+		fmt.Fprintf(w, "out of order:        %d records stamped before one read earlier (up to %.6f s back)\n", r.Backwards, r.MaxStepBack)
+	}
+}
+
+func (r *statsReport) writeJSON(w io.Writer) {
+	b, _ := json.Marshal(r) // plain struct of numbers and strings: cannot fail
+	w.Write(append(b, '\n'))
+}
+
+// statsFlag is --stats (text) or --stats=json.
+type statsFlag struct{ on, json *bool }
+
+func (f statsFlag) IsBoolFlag() bool { return true }
+
+func (f statsFlag) String() string {
+	switch {
+	case f.on == nil || !*f.on:
+		return "false"
+	case *f.json:
+		return "json"
+	}
+	return "true"
+}
+
+func (f statsFlag) Set(v string) error {
+	switch v {
+	case "true", "text":
+		*f.on, *f.json = true, false
+	case "json":
+		*f.on, *f.json = true, true
+	case "false":
+		*f.on, *f.json = false, false
+	default:
+		return fmt.Errorf("--stats takes nothing, =text or =json, not %q", v)
+	}
+	return nil
 }
 
 // progress draws one status line on a terminal: bytes read of the total,

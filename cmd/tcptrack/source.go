@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/tcptrack/tcptrack/assemble"
 )
@@ -13,6 +14,7 @@ import (
 type recordSource interface {
 	Next() (assemble.Record, error)
 	Offset() int64
+	Name() string // the file the last record came from
 }
 
 // openSources opens every file ("-" = stdin) as a capture reader; errors
@@ -53,6 +55,13 @@ func openSources(names []string, stdin io.Reader) (recordSource, func(), int64, 
 			closeAll()
 			return nil, nil, 0, err
 		}
+		// A pcap file has its one link type in the header; pcapng
+		// interfaces come later and are counted per record instead.
+		if ifs := rd.Interfaces(); len(ifs) == 1 && !ifs[0].LinkType.Decodable() {
+			closeAll()
+			lt := ifs[0].LinkType
+			return nil, nil, 0, fmt.Errorf("%s: link type %s (%d) is not supported (tcptrack decodes %s)", name, lt, uint32(lt), decodableLinks())
+		}
 		readers = append(readers, rd)
 	}
 	if len(readers) == 1 {
@@ -65,6 +74,26 @@ func openSources(names []string, stdin io.Reader) (recordSource, func(), int64, 
 type mergedSource struct {
 	*assemble.Merger
 	readers []*assemble.Reader
+}
+
+func (m *mergedSource) Name() string {
+	if i := m.Source(); i >= 0 {
+		return m.readers[i].Name()
+	}
+	return m.readers[0].Name()
+}
+
+// decodableLinks names the link types the decoder knows, for errors.
+func decodableLinks() string {
+	var names []string
+	seen := map[string]bool{}
+	for lt := assemble.LinkType(0); lt < 300; lt++ {
+		if n := lt.String(); lt.Decodable() && !seen[n] {
+			seen[n] = true
+			names = append(names, fmt.Sprintf("%s (%d)", n, uint32(lt)))
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func (m *mergedSource) Offset() int64 {
