@@ -2,7 +2,10 @@ module github.com/tcptrack/tcptrack
 
 go 1.23
 
-require github.com/olekukonko/tablewriter v1.1.5
+require (
+	github.com/google/gopacket v1.1.19
+	github.com/olekukonko/tablewriter v1.1.5
+)
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -27,10 +27,11 @@ const mainUsage = `tcptrack — passive TCP connection tracking, as Linux conntr
 
 Usage:
   tcptrack read [flags] FILE... [BPF expression]   replay pcap/pcapng files ("-" = stdin)
+  tcptrack live -i IFACE [flags] [BPF expression]  sniff an interface (libpcap), view or stream the table
   tcptrack help [command]                          show help
   tcptrack version
 
-Run "tcptrack read --help" for the flags of read.
+Run "tcptrack read --help" or "tcptrack live --help" for their flags.
 `
 
 func main() {
@@ -47,9 +48,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "read":
 		err = cmdRead(args[1:], stdin, stdout, stderr)
+	case "live":
+		err = cmdLive(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		if len(args) > 1 && args[1] == "read" {
 			err = cmdRead([]string{"--help"}, stdin, stdout, stderr)
+			break
+		}
+		if len(args) > 1 && args[1] == "live" {
+			err = cmdLive([]string{"--help"}, stdin, stdout, stderr)
 			break
 		}
 		fmt.Fprint(stdout, mainUsage)
