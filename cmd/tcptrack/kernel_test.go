@@ -241,8 +241,10 @@ func TestKernelList(t *testing.T) {
 			want := parseCTFile(t, filepath.Join(dir, "conntrack.txt"))
 			args := append([]string{"read"}, corpusFlags(t, m)...)
 			args = append(args, "--shards", "2", filepath.Join(dir, "capture.pcap"))
-			got := parseCTText(t, "tcptrack", runTool(t, args...))
+			out := runTool(t, args...)
+			got := parseCTText(t, "tcptrack", out)
 			compareLists(t, want, got)
+			compareBytes(t, filepath.Join(dir, "conntrack.txt"), out)
 		})
 	}
 }
@@ -270,6 +272,45 @@ func compareLists(t *testing.T, want, got []ctLine) {
 	}
 	for _, g := range byOrig {
 		t.Errorf("tcptrack has, kernel lacks: %v", g)
+	}
+}
+
+// compareBytes: our lines are the kernel's byte for byte, but for the
+// timeout, which may differ by the kernel's jiffy rounding (at most 1 s).
+func compareBytes(t *testing.T, kernelFile string, ours []byte) {
+	t.Helper()
+	data, err := os.ReadFile(kernelFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(line string) (string, string, int64) {
+		f := strings.Split(line, " ")
+		// "ipv4     2 tcp      6 TIMEOUT ..." split on single spaces
+		for i, w := range f {
+			if n, err := strconv.ParseInt(w, 10, 64); err == nil && i > 0 && f[i-1] == "6" {
+				f[i] = "T"
+				return strings.Join(f, " "), "", n
+			}
+		}
+		return line, "", -1
+	}
+	mine := map[string]int64{}
+	for _, l := range strings.Split(strings.TrimSpace(string(ours)), "\n") {
+		if l == "" {
+			continue
+		}
+		k, _, n := key(l)
+		mine[k] = n
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if l == "" {
+			continue
+		}
+		k, _, n := key(l)
+		m, ok := mine[k]
+		if !ok || m-n > 1 || n-m > 1 {
+			t.Errorf("kernel line not reproduced byte for byte:\n  %s", l)
+		}
 	}
 }
 
