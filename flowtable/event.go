@@ -46,6 +46,9 @@ type Event struct {
 	Reason  DestroyReason
 	Changes fsm.Events // for updates: what changed (state, reply seen, assured)
 	Flow    Flow
+	// Summary is the connection's summary as it ended: set on DESTROY
+	// events when the table keeps summaries (Config.Summaries).
+	Summary *fsm.Summary
 }
 
 // before orders events the way they happened; equal instants keep packet

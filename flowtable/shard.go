@@ -51,11 +51,38 @@ type Shard struct {
 
 	recordEvents bool
 	events       []Event
+
+	// sums, when kept, parallels flows: each flow's connection summary.
+	// Finished flows' summaries are copied into spare for their DESTROY
+	// events, a chunk at a time.
+	sums  []fsm.Summary
+	spare []fsm.Summary
 }
 
 // NewShard makes a shard holding at most maxFlows flows (0: no limit).
 func NewShard(cfg *fsm.Config, maxFlows int, events bool) *Shard {
 	return &Shard{cfg: cfg, maxFlows: maxFlows, ix: newIndex(), recordEvents: events}
+}
+
+// KeepSummaries makes the shard keep an fsm.Summary per flow, fed every
+// segment of the flow (invalid ones too), handed out with DESTROY events
+// and by Summaries. Call it before the first Process.
+func (s *Shard) KeepSummaries() {
+	if s.sums == nil {
+		s.sums = make([]fsm.Summary, len(s.flows), cap(s.flows))
+	}
+}
+
+// summaryCopy gives a DESTROY event its own copy of a summary; copies are
+// carved from chunks so that ending flows costs an allocation per chunk.
+func (s *Shard) summaryCopy(sum *fsm.Summary) *fsm.Summary {
+	if len(s.spare) == 0 {
+		s.spare = make([]fsm.Summary, 64)
+	}
+	c := &s.spare[0]
+	*c = *sum
+	s.spare = s.spare[1:]
+	return c
 }
 
 // Process applies one segment; seq numbers packets in reading order, h is
@@ -80,6 +107,10 @@ func (s *Shard) Process(p *assemble.Packet, seq, h uint64) {
 	}
 	r := f.Conn.Update(s.cfg, dir, &p.TCP)
 	f.Last = p.TS
+	if s.sums != nil && r.Verdict != fsm.Reopen {
+		// A reopening SYN belongs to the flow its second pass creates.
+		s.sums[pos].Observe(dir, &p.TCP, p.IPLen, p.TS, r.Verdict)
+	}
 	switch r.Verdict {
 	case fsm.Invalid:
 		s.stats.Invalid++
@@ -149,6 +180,10 @@ func (s *Shard) create(p *assemble.Packet, k *Key, seq, h uint64) {
 		f.Packets[fsm.Original]++
 		f.Bytes[fsm.Original] += uint64(p.IPLen)
 	}
+	if s.sums != nil {
+		s.sums[pos] = fsm.Summary{}
+		s.sums[pos].Observe(fsm.Original, &p.TCP, p.IPLen, p.TS, r.Verdict)
+	}
 	s.ix.insert(s.flows, pos, h)
 	s.count++
 	s.stats.Created++
@@ -164,13 +199,20 @@ func (s *Shard) alloc() uint32 {
 		return pos
 	}
 	s.flows = append(s.flows, Flow{})
+	if s.sums != nil {
+		s.sums = append(s.sums, fsm.Summary{})
+	}
 	return uint32(len(s.flows) - 1)
 }
 
 func (s *Shard) destroy(pos uint32, ts int64, seq uint64, why DestroyReason) {
 	f := &s.flows[pos]
 	if s.recordEvents {
-		s.events = append(s.events, Event{Type: EventDestroy, TS: ts, Seq: seq, Reason: why, Flow: *f})
+		ev := Event{Type: EventDestroy, TS: ts, Seq: seq, Reason: why, Flow: *f}
+		if s.sums != nil {
+			ev.Summary = s.summaryCopy(&s.sums[pos])
+		}
+		s.events = append(s.events, ev)
 	}
 	switch why {
 	case Expired:
@@ -249,6 +291,21 @@ func (s *Shard) Snapshot() []Flow {
 	for i := range s.flows {
 		if s.flows[i].live {
 			out = append(out, s.flows[i])
+		}
+	}
+	return out
+}
+
+// Summaries copies the live flows' summaries, in Snapshot's order; nil
+// unless the shard keeps them.
+func (s *Shard) Summaries() []fsm.Summary {
+	if s.sums == nil {
+		return nil
+	}
+	out := make([]fsm.Summary, 0, s.count)
+	for i := range s.flows {
+		if s.flows[i].live {
+			out = append(out, s.sums[i])
 		}
 	}
 	return out

@@ -23,6 +23,10 @@ type Config struct {
 	// handed what it has, so that expiry and event order keep up even for
 	// quiet shards (default 1 s).
 	TickEvery int64
+	// Summaries keeps an fsm.Summary per flow (Zeek-style record and
+	// per-direction health counters): handed out with DESTROY events,
+	// SnapshotSummaries and Close. Off, flows cost no more memory.
+	Summaries bool
 }
 
 type item struct {
@@ -33,8 +37,15 @@ type item struct {
 
 type batch struct {
 	items   []item
-	through int64         // capture time up to which the producer has read
-	snap    chan<- []Flow // when set, the shard answers with a copy of its flows
+	through int64            // capture time up to which the producer has read
+	snap    chan<- shardSnap // when set, the shard answers with a copy of its flows
+}
+
+// shardSnap is one shard's copy of its live flows and, when kept, their
+// summaries in the same order.
+type shardSnap struct {
+	flows []Flow
+	sums  []fsm.Summary
 }
 
 // Table is a sharded flow table. Add and Close are called from one producer
@@ -94,6 +105,9 @@ func New(cfg Config) *Table {
 	}
 	for i := range cfg.Shards {
 		s := NewShard(&t.fsmCfg, perShard, cfg.OnEvents != nil)
+		if cfg.Summaries {
+			s.KeepSummaries()
+		}
 		t.shards = append(t.shards, s)
 		ch := make(chan *batch, 2)
 		t.in = append(t.in, ch)
@@ -114,7 +128,7 @@ func (t *Table) run(i int, s *Shard, ch <-chan *batch) {
 		s.Sweep(b.through)
 		t.active[i].Store(int64(s.Len()))
 		if b.snap != nil {
-			b.snap <- s.Snapshot()
+			b.snap <- shardSnap{s.Snapshot(), s.Summaries()}
 			b.snap = nil
 		}
 		if t.evIn != nil {
@@ -190,11 +204,22 @@ func (t *Table) Tick(now int64) {
 // and returns a copy of all live flows in first-seen order. It costs
 // O(table): meant for a periodic view, not per packet.
 func (t *Table) Snapshot(now int64) []Flow {
+	flows, _ := t.snapshot(now)
+	return flows
+}
+
+// SnapshotSummaries is Snapshot with each flow's summary (same order);
+// the summaries are nil unless Config.Summaries.
+func (t *Table) SnapshotSummaries(now int64) ([]Flow, []fsm.Summary) {
+	return t.snapshot(now)
+}
+
+func (t *Table) snapshot(now int64) ([]Flow, []fsm.Summary) {
 	if now > t.clock {
 		t.clock = now
 	}
 	t.lastTick = t.clock
-	ch := make(chan []Flow, len(t.shards))
+	ch := make(chan shardSnap, len(t.shards))
 	for si := range t.shards {
 		b := t.filling[si]
 		if b == nil {
@@ -206,15 +231,20 @@ func (t *Table) Snapshot(now int64) []Flow {
 		t.in[si] <- b
 	}
 	var flows []Flow
+	var sums []fsm.Summary
 	for range t.shards {
-		flows = append(flows, <-ch...)
+		sn := <-ch
+		flows = append(flows, sn.flows...)
+		sums = append(sums, sn.sums...)
 	}
-	sortFlows(flows)
-	return flows
+	sortFlows(flows, sums)
+	return flows, sums
 }
 
-func sortFlows(flows []Flow) {
-	slices.SortFunc(flows, func(a, b Flow) int {
+// sortFlows puts flows in first-seen order, and sums (when not nil,
+// parallel to flows) with them.
+func sortFlows(flows []Flow, sums []fsm.Summary) {
+	byID := func(a, b Flow) int {
 		switch {
 		case a.ID < b.ID:
 			return -1
@@ -222,13 +252,30 @@ func sortFlows(flows []Flow) {
 			return 1
 		}
 		return 0
-	})
+	}
+	if sums == nil {
+		slices.SortFunc(flows, byID)
+		return
+	}
+	order := make([]int, len(flows))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return byID(flows[a], flows[b]) })
+	f2 := make([]Flow, len(flows))
+	s2 := make([]fsm.Summary, len(sums))
+	for i, j := range order {
+		f2[i], s2[i] = flows[j], sums[j]
+	}
+	copy(flows, f2)
+	copy(sums, s2)
 }
 
 // Result is what the table holds when closed.
 type Result struct {
-	Flows []Flow // live flows, in first-seen order
-	Stats Stats
+	Flows     []Flow        // live flows, in first-seen order
+	Summaries []fsm.Summary // parallel to Flows when Config.Summaries, else nil
+	Stats     Stats
 }
 
 // Close hands over the rest, expires what is due at now, stops the shards
@@ -246,6 +293,7 @@ func (t *Table) Close(now int64) Result {
 	var res Result
 	for i, s := range t.shards {
 		res.Flows = append(res.Flows, s.Finish(now)...)
+		res.Summaries = append(res.Summaries, s.Summaries()...)
 		if t.evIn != nil {
 			t.evIn <- evBatch{shard: i, events: s.TakeEvents(nil), watermark: now}
 		}
@@ -256,7 +304,7 @@ func (t *Table) Close(now int64) Result {
 		close(t.evIn)
 		<-t.evDone
 	}
-	sortFlows(res.Flows)
+	sortFlows(res.Flows, res.Summaries)
 	return res
 }
 
