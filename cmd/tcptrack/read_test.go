@@ -28,7 +28,7 @@ func TestReadGolden(t *testing.T) {
 		{"table", []string{"read", "-o", "table", sample}},
 		{"json", []string{"read", "-o", "json", sample}},
 		{"filtered", []string{"read", sample, "ip6"}},
-		{"now", []string{"read", "--now", "2026-11-21T05:35:27Z", sample}},
+		{"now", []string{"read", "--now", "1795239470.5", sample}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
