@@ -168,6 +168,10 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "tcptrack: warning: %s: %d records with link type %s (%d) not decoded (counted as unsupported link)\n",
 			c.file, c.n, c.link, uint32(c.link))
 	}
+	if res.Stats.Evicted > 0 || res.Stats.Dropped > 0 {
+		fmt.Fprintf(stderr, "tcptrack: warning: table full (--max-flows %d): %d flows evicted early, %d segments dropped that would have created one\n",
+			o.maxFlows, res.Stats.Evicted, res.Stats.Dropped)
+	}
 	if st.MaxStepBack >= 1e9 {
 		// Small steps back are common (multi-queue capture); a large one
 		// can change what expired, so it is worth a word.
