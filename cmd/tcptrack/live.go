@@ -285,7 +285,7 @@ func cmdLive(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer src.Close()
-	var stop atomic.Bool
+	var stop stopSignal
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -294,7 +294,7 @@ func cmdLive(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	go func() {
 		select {
 		case <-sigs:
-			stop.Store(true)
+			stop.set(time.Now())
 		case <-done:
 		}
 	}()
@@ -302,6 +302,14 @@ func cmdLive(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		o.iface, o.direction, o.filter, src.LinkType(), src.SnapLen())
 	return runLive(o, src, time.Now, &stop, stdin, stdout, stderr)
 }
+
+// stopSignal ends the capture: a signal, the q key, --duration, a closed
+// pipe. It keeps the first instant it was set.
+type stopSignal struct{ at atomic.Int64 }
+
+func (s *stopSignal) set(t time.Time) { s.at.CompareAndSwap(0, t.UnixNano()) }
+func (s *stopSignal) isSet() bool     { return s.at.Load() != 0 }
+func (s *stopSignal) when() int64     { return s.at.Load() }
 
 // liveLoop is one capture session: it owns the decoder and the table (the
 // table's single producer), and hands snapshots to the view and exporter.
@@ -312,7 +320,7 @@ type liveLoop struct {
 	table *flowtable.Table
 	dump  *pcapWriter
 	clock func() time.Time
-	stop  *atomic.Bool
+	stop  *stopSignal
 
 	st       liveStats
 	pkt      assemble.Packet
@@ -339,7 +347,7 @@ const periodEvery = int64(50 * time.Millisecond)
 
 // runLive is the capture loop with its outputs; tests drive it with a
 // recorded source and a fake clock.
-func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *atomic.Bool, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *stopSignal, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	l := &liveLoop{o: o, src: src, clock: clock, stop: stop, dec: assemble.NewDecoder(assemble.DecoderConfig{})}
 	l.start = clock()
 	if o.duration > 0 {
@@ -357,9 +365,9 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *at
 			for i := range evs {
 				line = appendEvent(line[:0], &evs[i], lo, o.eventStamps)
 				line = append(line, '\n')
-				if _, werr := stdout.Write(line); werr != nil && !stop.Load() {
+				if _, werr := stdout.Write(line); werr != nil {
 					// A closed pipe (head, less quitting): stop as tcpdump does.
-					stop.Store(true)
+					stop.set(clock())
 				}
 			}
 		}
@@ -411,8 +419,13 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *at
 	l.nextExp = now0 + int64(o.every)
 	capErr := l.capture()
 
-	// The end: everything due by now expires, then the outputs.
+	// The end: everything due by the stop expires, then the outputs. A
+	// signal's instant is the table's: conntrack -L run at that moment
+	// lists the same.
 	endNow := clock().UnixNano()
+	if at := stop.when(); at != 0 {
+		endNow = at
+	}
 	pst, pstErr := src.Stats()
 	res := l.table.Close(endNow)
 	if l.expIn != nil {
@@ -445,10 +458,13 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *at
 // capture reads until stopped. It returns a capture error, or nil.
 func (l *liveLoop) capture() error {
 	var rec assemble.Record
-	for !l.stop.Load() {
+	for !l.stop.isSet() {
 		err := l.src.Read(&rec)
 		switch {
 		case err == nil:
+			if at := l.stop.when(); at != 0 && rec.TS > at {
+				return nil // after the stop instant: not in the final table
+			}
 			l.packet(&rec)
 			if rec.TS >= l.nextDue {
 				l.periodic(rec.TS)
@@ -459,6 +475,9 @@ func (l *liveLoop) capture() error {
 		case err == errReadTimeout:
 			// Quiet link: the wall clock moves expiry and the event
 			// watermark along, as the kernel's timers do.
+			if l.stop.isSet() {
+				return nil // the table is taken at the stop instant, not later
+			}
 			now := l.clock().UnixNano()
 			l.table.Tick(now - int64(liveTickSlack))
 			l.periodic(now)
@@ -503,7 +522,7 @@ func (l *liveLoop) periodic(capTS int64) {
 	now := max(capTS, l.clock().UnixNano())
 	l.nextDue = now + periodEvery
 	if l.deadline > 0 && now >= l.deadline {
-		l.stop.Store(true)
+		l.stop.set(time.Unix(0, l.deadline))
 		return
 	}
 	if l.dump != nil && l.dumpErr == nil && now >= l.nextSync {

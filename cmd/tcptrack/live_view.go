@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -315,6 +314,9 @@ func (v *liveView) render(b *bytes.Buffer, width, height int, styled bool) {
 		b.WriteString(l)
 		if styled {
 			b.WriteString("\033[K")
+			if i == len(lines)-1 {
+				break // a newline on the last screen line would scroll the title away
+			}
 		}
 		b.WriteByte('\n')
 	}
@@ -386,7 +388,7 @@ func truncateRunes(s string, width int) string {
 
 // run draws every frame it is handed and reacts to keys until frames is
 // closed.
-func (v *liveView) run(t *terminal, frames <-chan *viewFrame, keys <-chan byte, stop *atomic.Bool, done chan<- struct{}) {
+func (v *liveView) run(t *terminal, frames <-chan *viewFrame, keys <-chan byte, stop *stopSignal, done chan<- struct{}) {
 	defer close(done)
 	var buf bytes.Buffer
 	draw := func() {
@@ -417,7 +419,7 @@ func (v *liveView) run(t *terminal, frames <-chan *viewFrame, keys <-chan byte, 
 			case 'r':
 				v.reverse = !v.reverse
 			case 'q', 'Q', 3: // 3: ^C, should the terminal deliver it as a byte
-				stop.Store(true)
+				stop.set(time.Now())
 				continue
 			default:
 				continue
