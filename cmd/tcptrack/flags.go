@@ -28,7 +28,13 @@ tcpdump takes it (e.g. "tcp port 443 and host 10.0.0.1").
 Output:
   -o, --output FORMAT      conntrack (default): conntrack -L lines;
                            table: netstat-style table with each endpoint's socket state;
-                           json: one JSON object per flow per line
+                           json: one JSON object per flow per line, with each direction's summary;
+                           zeek: Zeek conn.log (TSV) with a record for every flow, ended ones too;
+                           zeek-json: the same records as JSON lines
+      --columns LIST       table columns, comma-separated ("+LIST" adds to the default, "all");
+                           implies -o table. Default: %s
+                           summary: seen ip-bytes payload retrans retrans-bytes ooo zerowin dupack
+                           missed invalid rtt zeek-state history (per direction o/r); also age
       --extended           conntrack lines with the "ipv4     2 " prefix (conntrack -o extended)
       --acct               packets=N bytes=N after each tuple (nf_conntrack_acct=1)
   -e, --events             print conntrack -E style [NEW]/[UPDATE]/[DESTROY] lines while replaying
@@ -72,7 +78,8 @@ type readOptions struct {
 	now         int64
 	nowSet      bool
 	stats       bool
-	statsJSON   bool // --stats=json
+	statsJSON   bool          // --stats=json
+	columns     []tableColumn // -o table: nil means the default set
 	progress    string
 	noTrack     bool
 	filter      string
@@ -134,12 +141,14 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	fs.SetOutput(io.Discard)
 	output := func(v string) error {
 		switch v {
-		case "conntrack", "table", "json":
+		case "conntrack", "table", "json", "zeek", "zeek-json":
 			o.output, o.outputSet = v, true
 			return nil
 		}
-		return fmt.Errorf("unknown output format %q (conntrack, table or json)", v)
+		return fmt.Errorf("unknown output format %q (conntrack, table, json, zeek or zeek-json)", v)
 	}
+	columns := ""
+	fs.StringVar(&columns, "columns", "", "")
 	fs.Func("o", "", output)
 	fs.Func("output", "", output)
 	fs.BoolVar(&o.extended, "extended", false, "")
@@ -191,7 +200,7 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 		args = rest[1:]
 	}
 	if help {
-		fmt.Fprintf(stderr, readUsage, strings.Join(fsm.TimeoutNames(), " "), defaultMaxFlows, runtime.GOMAXPROCS(0))
+		fmt.Fprintf(stderr, readUsage, defaultColumns, strings.Join(fsm.TimeoutNames(), " "), defaultMaxFlows, runtime.GOMAXPROCS(0))
 		return nil, errHelp
 	}
 	finishTracking()
@@ -209,6 +218,16 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	}
 	if o.maxFlows < 0 {
 		return nil, usagef("read: --max-flows must not be negative")
+	}
+	if columns != "" {
+		cols, err := parseColumns(columns)
+		if err != nil {
+			return nil, usagef("read: %v", err)
+		}
+		if o.output != "" && o.output != "table" {
+			return nil, usagef("read: --columns is for -o table, not -o %s", o.output)
+		}
+		o.columns, o.output, o.outputSet = cols, "table", true
 	}
 	if o.output == "" {
 		o.output = "conntrack"
@@ -250,4 +269,15 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// wantSummaries reports whether the output needs each flow's summary.
+func (o *readOptions) wantSummaries() bool {
+	switch o.output {
+	case "json", "zeek", "zeek-json":
+		return true
+	case "table":
+		return columnsNeedSummaries(o.columns)
+	}
+	return false
 }

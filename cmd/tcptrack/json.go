@@ -23,15 +23,44 @@ type jsonFlow struct {
 	FirstSeen string     `json:"first_seen"` // RFC 3339, nanoseconds
 	LastSeen  string     `json:"last_seen"`
 	IdleSecs  float64    `json:"idle_seconds"`
+	Zeek      *jsonZeek  `json:"zeek,omitempty"` // with summaries: the conn.log view
+}
+
+// jsonZeek is the flow as Zeek's conn.log would describe it.
+type jsonZeek struct {
+	UID         string  `json:"uid"`
+	ConnState   string  `json:"conn_state"`
+	History     string  `json:"history"`
+	DurationSec float64 `json:"duration"`
+	MissedBytes uint64  `json:"missed_bytes"`
+}
+
+// jsonDirSummary is one direction's health counters; unlike the conntrack
+// counters it counts every segment of the flow, invalid ones too.
+type jsonDirSummary struct {
+	Packets      uint64   `json:"packets_seen"`
+	IPBytes      uint64   `json:"ip_bytes"`
+	PayloadBytes uint64   `json:"payload_bytes"`   // from sequence numbers (Zeek's orig_bytes/resp_bytes)
+	Carried      uint64   `json:"payload_carried"` // payload in the segments, repeats included
+	Retransmits  uint64   `json:"retransmits"`
+	RetransBytes uint64   `json:"retransmitted_bytes"`
+	OutOfOrder   uint64   `json:"out_of_order"`
+	ZeroWindows  uint64   `json:"zero_windows"`
+	DupAcks      uint64   `json:"dup_acks"`
+	Gaps         uint64   `json:"gaps"`
+	MissedBytes  uint64   `json:"missed_bytes"`
+	Invalid      uint64   `json:"invalid"`
+	RTTms        *float64 `json:"handshake_rtt_ms,omitempty"` // capture point to this side and back
 }
 
 type jsonTuple struct {
-	Src     string `json:"src"`
-	Dst     string `json:"dst"`
-	Sport   uint16 `json:"sport"`
-	Dport   uint16 `json:"dport"`
-	Packets uint64 `json:"packets"`
-	Bytes   uint64 `json:"bytes"`
+	Src     string          `json:"src"`
+	Dst     string          `json:"dst"`
+	Sport   uint16          `json:"sport"`
+	Dport   uint16          `json:"dport"`
+	Packets uint64          `json:"packets"`
+	Bytes   uint64          `json:"bytes"`
+	Summary *jsonDirSummary `json:"summary,omitempty"`
 }
 
 type jsonSocket struct {
@@ -40,6 +69,12 @@ type jsonSocket struct {
 }
 
 func writeJSON(w io.Writer, flows []flowtable.Flow, now int64) error {
+	return writeJSONSummaries(w, flows, nil, now)
+}
+
+// writeJSONSummaries adds, when sums (parallel to flows) is given, the
+// Zeek view and each direction's summary.
+func writeJSONSummaries(w io.Writer, flows []flowtable.Flow, sums []fsm.Summary, now int64) error {
 	enc := json.NewEncoder(w)
 	for i := range flows {
 		f := &flows[i]
@@ -65,9 +100,35 @@ func writeJSON(w io.Writer, flows []flowtable.Flow, now int64) error {
 			LastSeen:  time.Unix(0, f.Last).UTC().Format(time.RFC3339Nano),
 			IdleSecs:  float64(max(now-f.Last, 0)) / 1e9,
 		}
+		if i < len(sums) {
+			s := &sums[i]
+			j.Original.Summary = jsonSummary(s, fsm.Original)
+			j.Reply.Summary = jsonSummary(s, fsm.Reply)
+			j.Zeek = &jsonZeek{
+				UID:         string(appendZeekUID(nil, k, s.Start)),
+				ConnState:   s.ConnState().String(),
+				History:     s.History(),
+				DurationSec: float64(s.Duration()) / 1e9,
+				MissedBytes: s.MissedBytes(),
+			}
+		}
 		if err := enc.Encode(&j); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func jsonSummary(s *fsm.Summary, dir fsm.Dir) *jsonDirSummary {
+	d := &s.Dirs[dir]
+	j := &jsonDirSummary{
+		Packets: d.Packets, IPBytes: d.IPBytes, PayloadBytes: s.PayloadBytes(dir), Carried: d.PayloadBytes,
+		Retransmits: d.Retransmits, RetransBytes: d.RetransBytes, OutOfOrder: d.OutOfOrder,
+		ZeroWindows: d.ZeroWindows, DupAcks: d.DupAcks, Gaps: d.Gaps, MissedBytes: d.MissedBytes, Invalid: d.Invalid,
+	}
+	if d.HasRTT {
+		ms := float64(d.RTT) / 1e6
+		j.RTTms = &ms
+	}
+	return j
 }

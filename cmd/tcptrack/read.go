@@ -11,6 +11,7 @@ import (
 
 	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/flowtable"
+	"github.com/tcptrack/tcptrack/fsm"
 )
 
 // readStats accounts for every record read: the kinds add up to Read.
@@ -75,11 +76,21 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	out := bufio.NewWriterSize(stdout, 1<<16)
 	defer out.Flush()
 	lo := lineOpts{acct: o.acct, extended: o.extended}
-	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows}
-	if o.events {
+	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, Summaries: o.wantSummaries()}
+	var zw *zeekWriter // -o zeek: ended flows get their records from DESTROY events
+	if o.output == "zeek" || o.output == "zeek-json" {
+		zw = newZeekWriter(out, o.output == "zeek-json", o.events)
+	}
+	if o.events || zw != nil {
 		var line []byte
 		cfg.OnEvents = func(evs []flowtable.Event) {
 			for i := range evs {
+				if zw != nil && evs[i].Summary != nil {
+					zw.record(&evs[i].Flow, evs[i].Summary)
+				}
+				if !o.events {
+					continue
+				}
 				line = appendEvent(line[:0], &evs[i], lo, o.eventStamps)
 				line = append(line, '\n')
 				out.Write(line)
@@ -116,6 +127,9 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 		st.Read++
+		if zw != nil && st.Read == 1 {
+			zw.open(rec.TS) // before any record: events start after the first Add
+		}
 		if rec.TS < last {
 			st.Backwards++
 			st.MaxStepBack = max(st.MaxStepBack, last-rec.TS)
@@ -184,8 +198,12 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "tcptrack: warning: filter %q: %v\n", o.filter, ferr)
 		}
 	}
-	if !o.events || o.outputSet {
-		if err := writeFlows(out, stderr, o, res.Flows, now); err != nil {
+	if zw != nil {
+		if err := zw.finish(res.Flows, res.Summaries, now); err != nil {
+			return err
+		}
+	} else if !o.events || o.outputSet {
+		if err := writeFlowsSummaries(out, stderr, o, res.Flows, res.Summaries, now); err != nil {
 			return err
 		}
 	}
@@ -204,11 +222,20 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 }
 
 func writeFlows(out *bufio.Writer, stderr io.Writer, o *readOptions, flows []flowtable.Flow, now int64) error {
+	return writeFlowsSummaries(out, stderr, o, flows, nil, now)
+}
+
+// writeFlowsSummaries is writeFlows with the flows' summaries (parallel to
+// flows, or nil) for the outputs that show them.
+func writeFlowsSummaries(out *bufio.Writer, stderr io.Writer, o *readOptions, flows []flowtable.Flow, sums []fsm.Summary, now int64) error {
 	switch o.output {
 	case "table":
-		return writeTable(out, flows, now)
+		return writeTableColumns(out, flows, sums, now, o.columns)
 	case "json":
-		return writeJSON(out, flows, now)
+		return writeJSONSummaries(out, flows, sums, now)
+	case "zeek", "zeek-json":
+		zw := newZeekWriter(out, o.output == "zeek-json", false)
+		return zw.finish(flows, sums, now)
 	}
 	lo := lineOpts{acct: o.acct, extended: o.extended}
 	var line []byte
