@@ -27,7 +27,8 @@ type readStats struct {
 	AfterNow    uint64 // stamped after --now, not applied
 
 	// Not part of the sum: records stamped before one read earlier (they
-	// are replayed in reading order, as a router would have seen them).
+	// are applied in reading order at the latest time seen, as a router
+	// would have seen them).
 	Backwards   uint64
 	MaxStepBack int64 // ns
 	unsupported []linkCount
@@ -130,10 +131,6 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if zw != nil && st.Read == 1 {
 			zw.open(rec.TS) // before any record: events start after the first Add
 		}
-		if rec.TS < last {
-			st.Backwards++
-			st.MaxStepBack = max(st.MaxStepBack, last-rec.TS)
-		}
 		if st.Read&4095 == 0 {
 			prog.update(src.Offset(), st.Read, table.Active())
 		}
@@ -144,6 +141,14 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if filter != nil && !filter.Match(&rec) {
 			st.Filtered++
 			continue
+		}
+		if rec.TS < last {
+			// Time stepped back (a clock step, multi-queue capture). The
+			// kernel's timers are monotonic and it saw the packet after the
+			// ones before it: take it as arriving at the latest time seen.
+			st.Backwards++
+			st.MaxStepBack = max(st.MaxStepBack, last-rec.TS)
+			rec.TS = last
 		}
 		switch dec.Decode(&rec, &pkt) {
 		case assemble.TCP:
@@ -189,7 +194,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if st.MaxStepBack >= 1e9 {
 		// Small steps back are common (multi-queue capture); a large one
 		// can change what expired, so it is worth a word.
-		fmt.Fprintf(stderr, "tcptrack: warning: %d records stamped earlier than a record read before them (up to %.6f s back); replayed in reading order\n",
+		fmt.Fprintf(stderr, "tcptrack: warning: %d records stamped earlier than a record read before them (up to %.6f s back); taken as arriving at the latest time seen before them\n",
 			st.Backwards, float64(st.MaxStepBack)/1e9)
 	}
 	if filter != nil {
