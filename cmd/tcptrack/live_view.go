@@ -74,6 +74,7 @@ type viewRow struct {
 // liveView is the top-like screen. Only its own goroutine touches it.
 type liveView struct {
 	title   string
+	loc     *time.Location // for the clock in the title
 	sortKey sortKey
 	reverse bool
 	linger  int64
@@ -94,7 +95,7 @@ type liveView struct {
 
 func newLiveView(o *liveOptions, start int64) *liveView {
 	title := fmt.Sprintf("tcptrack live on %s (%s) filter %q", o.iface, o.direction, o.filter)
-	return &liveView{title: title, sortKey: o.sortKey, linger: int64(o.linger), start: start, lastAt: start,
+	return &liveView{title: title, loc: time.Local, sortKey: o.sortKey, linger: int64(o.linger), start: start, lastAt: start,
 		prevBytes: map[flowID][2]uint64{}, prevFlows: map[flowID]*flowtable.Flow{}, gone: map[flowID]viewRow{}}
 }
 
@@ -163,6 +164,12 @@ func (v *liveView) sortRows() {
 		}
 		if c == 0 {
 			c = cmpU64(a.f.ID, b.f.ID)
+		}
+		if c == 0 { // IDs are per table; keep the order total anyway
+			c = cmpEndpoint(a.f.Key.Src, a.f.Key.SrcPort, b.f.Key.Src, b.f.Key.SrcPort)
+		}
+		if c == 0 {
+			c = cmpEndpoint(a.f.Key.Dst, a.f.Key.DstPort, b.f.Key.Dst, b.f.Key.DstPort)
 		}
 		return c
 	})
@@ -240,7 +247,7 @@ func (v *liveView) render(b *bytes.Buffer, width, height int, styled bool) {
 		order = "↑"
 	}
 	lines = append(lines, fmt.Sprintf("%s  %s  up %v  sort: %s %s  (s/S sort, r reverse, q quit)",
-		v.title, time.Unix(0, fr.now).Format("15:04:05"), up, v.sortKey, order))
+		v.title, time.Unix(0, fr.now).In(v.loc).Format("15:04:05"), up, v.sortKey, order))
 
 	var byState [16]int
 	for i := range fr.flows {
