@@ -49,6 +49,18 @@ difftest: deps
 kerneltest: deps
 	$(GO) test -count=1 -run 'TestKernel' ./fsm -kernel
 
+# Every fuzz target of every package (go test -list finds them), each for
+# FUZZTIME: make fuzz FUZZTIME=10m FUZZPARALLEL=1 for a long run.
+FUZZTIME     ?= 20s
+FUZZPARALLEL ?=
+fuzz: deps
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$t ($$pkg) for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $(if $(FUZZPARALLEL),-parallel $(FUZZPARALLEL)) $$pkg || exit 1; \
+	  done; \
+	done
+
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
