@@ -535,9 +535,12 @@ func (l *liveLoop) periodic(capTS int64) {
 		return
 	}
 	pst, _ := l.src.Stats()
+	began := time.Now()
 	fr := l.frame(now, l.table.Snapshot(now), pst)
 	if wantView {
-		l.nextView = now + int64(l.o.refresh)
+		// A snapshot stalls the capture for O(table); with a huge table
+		// the view refreshes less often rather than cost packets.
+		l.nextView = now + max(int64(l.o.refresh), 20*int64(time.Since(began)))
 		select {
 		case l.frames <- fr:
 		default: // the view is still drawing the last one

@@ -246,8 +246,12 @@ func (v *liveView) render(b *bytes.Buffer, width, height int, styled bool) {
 	if v.reverse {
 		order = "↑"
 	}
-	lines = append(lines, fmt.Sprintf("%s  %s  up %v  sort: %s %s  (s/S sort, r reverse, q quit)",
-		v.title, time.Unix(0, fr.now).In(v.loc).Format("15:04:05"), up, v.sortKey, order))
+	keys := ""
+	if styled {
+		keys = "  (s/S sort, r reverse, q quit)"
+	}
+	lines = append(lines, fmt.Sprintf("%s  %s  up %v  sort: %s %s%s",
+		v.title, time.Unix(0, fr.now).In(v.loc).Format("15:04:05"), up, v.sortKey, order, keys))
 
 	var byState [16]int
 	for i := range fr.flows {
