@@ -31,10 +31,11 @@ Output:
                            json: one JSON object per flow per line, with each direction's summary;
                            zeek: Zeek conn.log (TSV) with a record for every flow, ended ones too;
                            zeek-json: the same records as JSON lines
-      --columns LIST       table columns, comma-separated ("+LIST" adds to the default, "all");
-                           implies -o table. Default: %s
-                           summary: seen ip-bytes payload retrans retrans-bytes ooo zerowin dupack
-                           missed invalid rtt zeek-state history (per direction o/r); also age
+      --columns LIST       table columns, comma-separated ("+LIST": the defaults and LIST; "all");
+                           implies -o table. Defaults:
+                           %s
+                           from the summary, per direction o/r: seen ip-bytes payload retrans
+                           retrans-bytes ooo zerowin dupack missed invalid rtt; also age zeek-state history
       --extended           conntrack lines with the "ipv4     2 " prefix (conntrack -o extended)
       --acct               packets=N bytes=N after each tuple (nf_conntrack_acct=1)
   -e, --events             print conntrack -E style [NEW]/[UPDATE]/[DESTROY] lines while replaying

@@ -589,3 +589,40 @@ func TestZeekTimeFormat(t *testing.T) {
 func flowtableKey(src string, sport uint16, dst string, dport uint16) flowtable.Key {
 	return flowtable.MakeKey(netip.MustParseAddr(src), netip.MustParseAddr(dst), sport, dport)
 }
+
+// TestColumnsFlag: --columns picks table columns (and implies -o table),
+// rejects unknown names and other outputs; summary columns turn summaries on.
+func TestColumnsFlag(t *testing.T) {
+	sample := filepath.Join("..", "..", "testdata", "pcaps", "sample.pcap")
+	cases := []struct {
+		args     []string
+		code     int
+		contains []string
+		absent   []string
+	}{
+		{[]string{"--columns", "client,server,zeek-state,history,rtt"}, exitOK,
+			[]string{"Original (client)", "Reply (server)", "Zeek", "History", "RTT o/r", "RSTO", "ShADadR"}, []string{"Client state", "Idle"}},
+		{[]string{"--columns", "+seen,retrans"}, exitOK, []string{"Idle", "Seen o/r", "Retrans o/r", "4/0"}, nil},
+		{[]string{"-o", "table", "--columns", "all"}, exitOK, []string{"Age", "DupACK o/r", "Invalid o/r", "Missed o/r"}, nil},
+		{[]string{"--columns", "client,nosuch"}, exitUsage, nil, nil},
+		{[]string{"-o", "json", "--columns", "client"}, exitUsage, nil, nil},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		code := run(append(append([]string{"read"}, c.args...), sample), nil, &out, &errb)
+		if code != c.code {
+			t.Errorf("%v: exit %d, want %d: %s", c.args, code, c.code, errb.String())
+			continue
+		}
+		for _, s := range c.contains {
+			if !strings.Contains(out.String(), s) {
+				t.Errorf("%v: output lacks %q:\n%s", c.args, s, out.String())
+			}
+		}
+		for _, s := range c.absent {
+			if strings.Contains(out.String(), s) {
+				t.Errorf("%v: output has %q", c.args, s)
+			}
+		}
+	}
+}
