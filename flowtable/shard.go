@@ -302,13 +302,16 @@ func (s *Shard) Summaries() []fsm.Summary {
 	if s.sums == nil {
 		return nil
 	}
-	out := make([]fsm.Summary, 0, s.count)
+	return s.appendSummaries(make([]fsm.Summary, 0, s.count))
+}
+
+func (s *Shard) appendSummaries(dst []fsm.Summary) []fsm.Summary {
 	for i := range s.flows {
 		if s.flows[i].live {
-			out = append(out, s.sums[i])
+			dst = append(dst, s.sums[i])
 		}
 	}
-	return out
+	return dst
 }
 
 // Stats returns the shard's counters.

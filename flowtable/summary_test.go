@@ -1,6 +1,7 @@
 package flowtable
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/tcptrack/tcptrack/assemble"
@@ -157,5 +158,26 @@ func BenchmarkShardProcessSummaries(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		j := i % len(pkts)
 		s.Process(&pkts[j], uint64(i), hashes[j])
+	}
+}
+
+// TestSortFlowsWithSummaries: the in-place permutation keeps each summary
+// with its flow.
+func TestSortFlowsWithSummaries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 2, 7, 100} {
+		ids := rng.Perm(n)
+		flows := make([]Flow, n)
+		sums := make([]fsm.Summary, n)
+		for i, id := range ids {
+			flows[i].ID = uint64(id)
+			sums[i].Start = int64(id)
+		}
+		sortFlows(flows, sums)
+		for i := range flows {
+			if flows[i].ID != uint64(i) || sums[i].Start != int64(i) {
+				t.Fatalf("n=%d: position %d holds flow %d, summary %d", n, i, flows[i].ID, sums[i].Start)
+			}
+		}
 	}
 }

@@ -257,18 +257,28 @@ func sortFlows(flows []Flow, sums []fsm.Summary) {
 		slices.SortFunc(flows, byID)
 		return
 	}
+	// Sort positions, then move both slices along the permutation's
+	// cycles in place: summaries are large, no second copy of them.
 	order := make([]int, len(flows))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return byID(flows[a], flows[b]) })
-	f2 := make([]Flow, len(flows))
-	s2 := make([]fsm.Summary, len(sums))
-	for i, j := range order {
-		f2[i], s2[i] = flows[j], sums[j]
+	for i := range order {
+		if order[i] == i {
+			continue
+		}
+		f, s := flows[i], sums[i]
+		j := i
+		for order[j] != i {
+			k := order[j]
+			flows[j], sums[j] = flows[k], sums[k]
+			order[j] = j
+			j = k
+		}
+		flows[j], sums[j] = f, s
+		order[j] = j
 	}
-	copy(flows, f2)
-	copy(sums, s2)
 }
 
 // Result is what the table holds when closed.
@@ -293,12 +303,18 @@ func (t *Table) Close(now int64) Result {
 	var res Result
 	for i, s := range t.shards {
 		res.Flows = append(res.Flows, s.Finish(now)...)
-		res.Summaries = append(res.Summaries, s.Summaries()...)
 		if t.evIn != nil {
 			t.evIn <- evBatch{shard: i, events: s.TakeEvents(nil), watermark: now}
 		}
 		st := s.Stats()
 		res.Stats.add(&st)
+	}
+	if t.cfg.Summaries {
+		// Straight into the result, in Finish's order: one copy.
+		res.Summaries = make([]fsm.Summary, 0, len(res.Flows))
+		for _, s := range t.shards {
+			res.Summaries = s.appendSummaries(res.Summaries)
+		}
 	}
 	if t.evIn != nil {
 		close(t.evIn)

@@ -15,23 +15,27 @@ package fsm
 //
 // It is a plain value with no pointers, so a flow table can keep a slab of
 // them; the zero value is ready for the first Observe.
+//
+// Fields every packet touches come first, here and in zEndpoint: a table
+// holds many of these and each packet's cache misses are its cost.
 type Summary struct {
 	Start int64 // capture time of the first segment (Unix ns)
 	Last  int64 // capture time of the last segment
 
-	// Dirs holds the counters of each direction: Dirs[Original] for the
-	// segments the originator sent.
-	Dirs [2]DirStats
-
-	ep       [2]zEndpoint
 	zLast    int64 // Zeek's last_time: not moved by packets after both sides closed
 	histSeen uint32
-	hist     [histCap]byte
 	histLen  uint8
 	partial  bool  // Zeek's is_partial
 	zFirst   uint8 // Zeek's first_packet_seen: bit per direction
 	started  bool
 	hs       hsTimes
+
+	// Dirs holds the counters of each direction: Dirs[Original] for the
+	// segments the originator sent.
+	Dirs [2]DirStats
+
+	ep   [2]zEndpoint
+	hist [histCap]byte
 }
 
 // DirStats counts what one direction sent.
@@ -105,27 +109,26 @@ type zEndpoint struct {
 	startSeq           int64 // Zeek keeps it signed to spot wraps below the start
 	lastSeq, ackSeq    uint32
 	seqWraps, ackWraps uint32
-	finSeq             uint64 // relative, just past the FIN
-	lastSYN, lastFIN   uint64 // relative sequence of the last such packet (history repeats)
-	lastRST            uint64
-	finCnt, rstCnt     uint32
-	rxmt, win0, gap    scaled
-	state, prev        zState
-	didClose           bool
 
 	// Reassembly coverage: everything below reassem is delivered (or given
 	// up on as a gap); held are ranges seen above it; nothing below trim is
 	// taken in any more (acknowledged).
 	reassem, trim uint64
-	held          [maxHeld]span
-	nHeld         uint8
-	skip          bool   // reassembly abandoned (Zeek's skip_deliveries)
 	hiEnd         uint64 // highest relative end of payload seen
+	finSeq        uint64 // relative, just past the FIN
+	finCnt        uint32
+	lastAck       uint32 // last ACK number this side sent (duplicate ACKs)
+	lastWin       uint16
+	state, prev   zState
+	didClose      bool
+	ackSeen       bool
+	skip          bool // reassembly abandoned (Zeek's skip_deliveries)
+	nHeld         uint8
 
-	lastAck   uint32 // last ACK number this side sent (duplicate ACKs)
-	lastWin   uint16
-	ackSeen   bool
-	ackedData bool // lastAck was sent with data outstanding from the peer
+	rxmt, win0, gap  scaled
+	lastSYN, lastFIN uint64 // relative sequence of the last such packet (history repeats)
+	lastRST          uint64
+	held             [maxHeld]span
 }
 
 // scaled is a logarithmic history counter: the letter is added at the 1st,
@@ -272,9 +275,6 @@ func (s *Summary) zeek(dir Dir, seg *Segment, ts int64) {
 	if fin {
 		ep.finCnt++
 		ep.finSeq = relSeq + uint64(segLen)
-	}
-	if rst {
-		ep.rstCnt++
 	}
 
 	var relAck uint64
