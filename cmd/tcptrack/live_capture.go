@@ -57,7 +57,16 @@ type pcapSource struct {
 	name string
 	lt   assemble.LinkType
 	snap int
+	nap  bool // the last read waited for a packet
 }
+
+const (
+	// A read that took longer than pollSeen waited in poll(2) for the ring.
+	pollSeen = 30 * time.Microsecond
+	// drainNap is how long packets gather before the next read: small next
+	// to a 64 MiB ring (hundreds of thousands of slots) and to the 1 s view.
+	drainNap = 500 * time.Microsecond
+)
 
 // openCapture opens and activates a capture. Its errors are one line that
 // says what to do about them.
@@ -128,7 +137,19 @@ func oneLine(err error) string {
 }
 
 func (s *pcapSource) Read(rec *assemble.Record) error {
+	if s.nap {
+		// The ring ran dry last time and the read slept in poll(2) inside
+		// libpcap, a blocking cgo call that costs the Go runtime a thread
+		// hand-off. A short Go sleep lets packets gather instead, so that
+		// under load most reads find one waiting.
+		s.nap = false
+		time.Sleep(drainNap)
+	}
+	t0 := time.Now()
 	data, ci, err := s.h.ZeroCopyReadPacketData()
+	if time.Since(t0) > pollSeen {
+		s.nap = true
+	}
 	if err != nil {
 		if err == pcap.NextErrorTimeoutExpired {
 			return errReadTimeout
