@@ -624,8 +624,10 @@ func TestUnreadableFile(t *testing.T) {
 		t.Skip("as root this builds the binary to run it as nobody")
 	}
 	bin := robustBuild(t, ".", "tcptrack")
-	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		os.Chmod(d, 0o755) // t.TempDir's directories are 0700
+	for _, d := range []string{dir, filepath.Dir(bin)} {
+		for ; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+			os.Chmod(d, 0o755) // nobody must reach the file and the binary
+		}
 	}
 	cmd := exec.Command(bin, "read", path)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
