@@ -673,3 +673,33 @@ func TestLivePacketAllocs(t *testing.T) {
 		t.Errorf("%v allocations per packet, want 0", n)
 	}
 }
+
+// TestLiveCaptureErrors: a missing interface, a bad filter, no permission:
+// one line on stderr and exit status 1.
+func TestLiveCaptureErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"live", "-i", "nosuchif0"}, "capture on nosuchif0: no such interface"},
+	}
+	if os.Geteuid() == 0 {
+		cases = append(cases, struct {
+			args []string
+			want string
+		}{[]string{"live", "-i", "lo", "--duration", "1ms", "tcp", "port"}, `capture on lo: bad filter "tcp port"`})
+	} else {
+		cases = append(cases, struct {
+			args []string
+			want string
+		}{[]string{"live", "-i", "lo"}, "capture on lo: permission denied"})
+	}
+	for _, tc := range cases {
+		var stdout, stderr bytes.Buffer
+		code := run(tc.args, nil, &stdout, &stderr)
+		msg := stderr.String()
+		if code != exitInput || !strings.Contains(msg, tc.want) || strings.Count(msg, "\n") != 1 {
+			t.Errorf("%q: exit %d, stderr %q; want exit 1 and one line with %q", tc.args, code, msg, tc.want)
+		}
+	}
+}
