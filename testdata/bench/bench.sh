@@ -84,7 +84,7 @@ works() { timeout 60 "$@" >/dev/null 2>"$CACHE/smoke.err" </dev/null; }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) exit; print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-# run1 NAME CMD...: one timed run; appends "wall rss_kib" to $CACHE/NAME.times,
+# run1 NAME CMD...: one timed run; appends "wall rss_kib cpu" to $CACHE/NAME.times,
 # or writes the failure to $CACHE/NAME.fail.
 run1() {
 	local name=$1 t0 t1 rc
@@ -97,10 +97,10 @@ run1() {
 	esac
 	t0=$EPOCHREALTIME
 	rc=0
-	timeout -k 5 "$CAP" /usr/bin/time -f %M -o "$CACHE/$name.rss" "${limit[@]}" "$@" >/dev/null 2>"$CACHE/$name.err" </dev/null || rc=$?
+	timeout -k 5 "$CAP" /usr/bin/time -f '%M %U %S' -o "$CACHE/$name.rss" "${limit[@]}" "$@" >/dev/null 2>"$CACHE/$name.err" </dev/null || rc=$?
 	t1=$EPOCHREALTIME
 	case $rc in
-	0) echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", b-a}') $(tail -1 "$CACHE/$name.rss")" >>"$CACHE/$name.times" ;;
+	0) tail -1 "$CACHE/$name.rss" | awk -v a="$t0" -v b="$t1" '{printf "%.4f %d %.2f\n", b-a, $1, $2+$3}' >>"$CACHE/$name.times" ;;
 	124 | 137) echo ">$CAP s" >"$CACHE/$name.fail" ;;
 	*) echo "failed (exit $rc: $(grep -v '^Command exited' "$CACHE/$name.err" | head -1 | cut -c1-80))" >"$CACHE/$name.fail" ;;
 	esac
@@ -227,32 +227,38 @@ for i in $(seq "$RUNS"); do
 	done
 done
 
-base=""
-[ -s "$CACHE/tcptrack.times" ] && base=$(awk '{print $1}' "$CACHE/tcptrack.times" | median)
+base="" base_lo=""
+if [ -s "$CACHE/tcptrack.times" ]; then
+	base=$(awk '{print $1}' "$CACHE/tcptrack.times" | median)
+	base_lo=$(awk '{print $1}' "$CACHE/tcptrack.times" | sort -g | head -1)
+fi
 {
 	echo "## Whole-process timings: $(basename "$file")"
 	echo
 	echo "- capture: \`$file\`, $packets packets, $(du -m "$file" | cut -f1) MiB, read from the page cache; $RUNS runs per tool, interleaved; median wall time; limits per run: ${CAP} s, and ${MEMCAP} MiB address space for the non-Go tools"
 	header
 	echo
-	echo "| tool | median wall s | min–max s | packets/s | vs tcptrack | peak RSS MiB |"
-	echo "|---|---:|---:|---:|---:|---:|"
+	echo "| tool | median wall s | min–max s | packets/s | vs tcptrack (medians) | vs tcptrack (best runs) | CPU s (median) | peak RSS MiB |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 	for t in "${tools[@]}"; do
 		IFS='|' read -r name label cmd <<<"$t"
 		if [ -e "$CACHE/$name.fail" ]; then
-			echo "| \`$label\` | $(cat "$CACHE/$name.fail") | | | | |"
+			echo "| \`$label\` | $(cat "$CACHE/$name.fail") | | | | | | |"
 			continue
 		fi
 		wall=$(awk '{print $1}' "$CACHE/$name.times" | median)
 		lo=$(awk '{print $1}' "$CACHE/$name.times" | sort -g | head -1)
 		hi=$(awk '{print $1}' "$CACHE/$name.times" | sort -g | tail -1)
 		rss=$(awk '{print $2}' "$CACHE/$name.times" | median)
-		awk -v label="$label" -v w="$wall" -v lo="$lo" -v hi="$hi" -v p="$packets" -v r="$rss" -v b="$base" -v self="$([ "$name" = tcptrack ] && echo 1)" 'BEGIN {
-			if (self) vs = "baseline"
-			else if (b == "") vs = "n/a"
-			else if (w >= b) vs = sprintf("%.1f× slower", w / b)
-			else vs = sprintf("%.1f× faster", b / w)
-			printf "| `%s` | %.3f | %.3f–%.3f | %.2f M | %s | %.0f |\n", label, w, lo, hi, p / w / 1e6, vs, r / 1024 }'
+		cpu=$(awk '{print $3}' "$CACHE/$name.times" | median)
+		awk -v label="$label" -v w="$wall" -v lo="$lo" -v hi="$hi" -v p="$packets" -v r="$rss" -v c="$cpu" \
+			-v b="$base" -v blo="$base_lo" -v self="$([ "$name" = tcptrack ] && echo 1)" '
+			function vs(t, ref) {
+				if (self) return "baseline"
+				if (ref == "") return "n/a"
+				return t >= ref ? sprintf("%.1f× slower", t / ref) : sprintf("%.1f× faster", ref / t)
+			}
+			BEGIN { printf "| `%s` | %.3f | %.3f–%.3f | %.2f M | %s | %s | %.2f | %.0f |\n", label, w, lo, hi, p / w / 1e6, vs(w, b), vs(lo, blo), c, r / 1024 }'
 	done
 	if [ ${#notes[@]} -gt 0 ]; then
 		echo
