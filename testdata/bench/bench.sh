@@ -133,15 +133,7 @@ if [ "${1:-}" = rss ] || [ "${1:-}" = --rss ]; then
 	base_file=$(synth synflood 1000)
 	for i in $(seq "$RUNS"); do run1 rss-base "$tcptrack" read -o conntrack "$base_file"; done
 	base=$(awk '{print $2}' "$CACHE/rss-base.times" | median)
-	{
-		echo "## tcptrack memory per tracked flow (SYN-only captures, all flows in SYN_SENT at the end)"
-		echo
-		header
-		echo "- command: \`tcptrack read --max-flows N+N/8 -o conntrack FILE >/dev/null\` (the output step copies every flow into a snapshot, so the peak includes it); baseline RSS with 1000 flows: $((base / 1024)) MiB"
-		echo
-		echo "| flows | capture MiB | wall s | flows/s | peak RSS MiB | (RSS − baseline) / flows | lines printed |"
-		echo "|---:|---:|---:|---:|---:|---:|---:|"
-	} >"$out.tmp"
+	: >"$out.rows"
 	prev_n="" prev_rss=""
 	for n in $FLOWS; do
 		f=$(synth synflood "$n")
@@ -152,23 +144,31 @@ if [ "${1:-}" = rss ] || [ "${1:-}" = --rss ]; then
 		lines=$(timeout -k 5 "$CAP" "$tcptrack" read --max-flows "$maxf" -o conntrack "$f" 2>/dev/null | wc -l || true)
 		mib=$(du -m "$f" | cut -f1)
 		if [ -e "$CACHE/rss-$n.fail" ]; then
-			echo "| $n | $mib | $(cat "$CACHE/rss-$n.fail") | | | | |" >>"$out.tmp"
+			echo "| $n | $mib | $(cat "$CACHE/rss-$n.fail") | | | | |" >>"$out.rows"
 			continue
 		fi
 		wall=$(awk '{print $1}' "$CACHE/rss-$n.times" | median)
 		rss=$(awk '{print $2}' "$CACHE/rss-$n.times" | median)
 		awk -v n="$n" -v mib="$mib" -v w="$wall" -v r="$rss" -v b="$base" -v l="$lines" 'BEGIN {
-			printf "| %d | %d | %.2f | %.2f M | %.0f | %.0f bytes | %d |\n", n, mib, w, n/w/1e6, r/1024, (r-b)*1024/n, l }' >>"$out.tmp"
+			printf "| %d | %d | %.2f | %.2f M | %.0f | %.0f bytes | %d |\n", n, mib, w, n/w/1e6, r/1024, (r-b)*1024/n, l }' >>"$out.rows"
 		if [ -n "$prev_n" ]; then
 			notes+=("marginal cost from $prev_n to $n flows: $(awk -v a="$prev_rss" -v b="$rss" -v na="$prev_n" -v nb="$n" 'BEGIN {printf "%.0f", (b-a)*1024/(nb-na)}') bytes/flow")
 		fi
 		prev_n=$n prev_rss=$rss
 	done
 	{
+		echo "## tcptrack memory per tracked flow (SYN-only captures, all flows in SYN_SENT at the end)"
+		echo
+		header
+		echo "- command: \`tcptrack read --max-flows N+N/8 -o conntrack FILE >/dev/null\` (the output step copies every flow into a snapshot, so the peak includes it); baseline RSS with 1000 flows: $((base / 1024)) MiB"
+		echo
+		echo "| flows | capture MiB | wall s | flows/s | peak RSS MiB | (RSS − baseline) / flows | lines printed |"
+		echo "|---:|---:|---:|---:|---:|---:|---:|"
+		cat "$out.rows"
 		echo
 		for n in "${notes[@]}"; do echo "- $n"; done
-	} >>"$out.tmp"
-	mv "$out.tmp" "$out"
+	} >"$out"
+	rm -f "$out.rows"
 	cat "$out"
 	exit 0
 fi
