@@ -273,6 +273,11 @@ func (s *Shard) Sweep(now int64) {
 // Finish expires everything due by now, including flows a backwards step in
 // capture time left behind a later list head, and returns the live flows.
 func (s *Shard) Finish(now int64) []Flow {
+	s.expireAll(now)
+	return s.AppendLive(make([]Flow, 0, s.count))
+}
+
+func (s *Shard) expireAll(now int64) {
 	s.Sweep(now)
 	for pos := range s.flows {
 		f := &s.flows[pos]
@@ -280,20 +285,28 @@ func (s *Shard) Finish(now int64) []Flow {
 			s.destroy(uint32(pos), f.Expires, 0, Expired)
 		}
 	}
-	out := s.Snapshot()
-	s.stats.Active = uint64(len(out))
-	return out
+	s.stats.Active = uint64(s.count)
+}
+
+// AppendLive appends copies of the live flows to dst.
+func (s *Shard) AppendLive(dst []Flow) []Flow {
+	for i := range s.flows {
+		if s.flows[i].live {
+			dst = append(dst, s.flows[i])
+		}
+	}
+	return dst
+}
+
+// release drops the shard's storage once its flows have been handed out,
+// so that a large table is not held twice while the result is printed.
+func (s *Shard) release() {
+	s.flows, s.free, s.sums, s.ix = nil, nil, nil, index{}
 }
 
 // Snapshot copies the live flows.
 func (s *Shard) Snapshot() []Flow {
-	out := make([]Flow, 0, s.count)
-	for i := range s.flows {
-		if s.flows[i].live {
-			out = append(out, s.flows[i])
-		}
-	}
-	return out
+	return s.AppendLive(make([]Flow, 0, s.count))
 }
 
 // Summaries copies the live flows' summaries, in Snapshot's order; nil

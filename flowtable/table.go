@@ -301,20 +301,28 @@ func (t *Table) Close(now int64) Result {
 	}
 	t.wg.Wait()
 	var res Result
+	total := 0
 	for i, s := range t.shards {
-		res.Flows = append(res.Flows, s.Finish(now)...)
+		s.expireAll(now)
+		total += s.Len()
 		if t.evIn != nil {
 			t.evIn <- evBatch{shard: i, events: s.TakeEvents(nil), watermark: now}
 		}
 		st := s.Stats()
 		res.Stats.add(&st)
 	}
+	// Straight into the result, one copy, each shard's storage released
+	// as soon as it is copied: the peak is the table plus one shard.
+	res.Flows = make([]Flow, 0, total)
 	if t.cfg.Summaries {
-		// Straight into the result, in Finish's order: one copy.
-		res.Summaries = make([]fsm.Summary, 0, len(res.Flows))
-		for _, s := range t.shards {
+		res.Summaries = make([]fsm.Summary, 0, total)
+	}
+	for _, s := range t.shards {
+		res.Flows = s.AppendLive(res.Flows)
+		if t.cfg.Summaries {
 			res.Summaries = s.appendSummaries(res.Summaries)
 		}
+		s.release()
 	}
 	if t.evIn != nil {
 		close(t.evIn)
