@@ -50,7 +50,14 @@ Output:
       --no-track           only read the records: no decoding, no tracking (the cost of reading
                            the file, for benchmarks); prints the number of records
 
-Tracking (kernel sysctl equivalents, kernel defaults):
+%s
+Exit status: 0 success (also when the last record was cut short: a warning is printed),
+1 input error (unreadable or not a capture file), 2 usage error.
+`
+
+// trackingUsage is the help for the flags addTrackingFlags registers.
+func trackingUsage() string {
+	return fmt.Sprintf(`Tracking (kernel sysctl equivalents, kernel defaults):
       --loose / --no-loose pick up connections mid-stream (nf_conntrack_tcp_loose, default on)
       --liberal            accept out-of-window packets (nf_conntrack_tcp_be_liberal)
       --ignore-invalid-rst do not mark out-of-window RSTs invalid (nf_conntrack_tcp_ignore_invalid_rst)
@@ -59,10 +66,8 @@ Tracking (kernel sysctl equivalents, kernel defaults):
       --max-flows N        table size limit; when full, flows that are not ASSURED are evicted
                            first, as the kernel's early drop (default %d)
       --shards N           table shards, one goroutine each (default GOMAXPROCS = %d)
-
-Exit status: 0 success (also when the last record was cut short: a warning is printed),
-1 input error (unreadable or not a capture file), 2 usage error.
-`
+`, strings.Join(fsm.TimeoutNames(), " "), defaultMaxFlows, runtime.GOMAXPROCS(0))
+}
 
 // defaultMaxFlows keeps a full table near 1 GiB of peak RSS: measured on a
 // 10 M SYN flood, a full table costs about 1 KiB per flow all told (the
@@ -201,7 +206,7 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 		args = rest[1:]
 	}
 	if help {
-		fmt.Fprintf(stderr, readUsage, defaultColumns, strings.Join(fsm.TimeoutNames(), " "), defaultMaxFlows, runtime.GOMAXPROCS(0))
+		fmt.Fprintf(stderr, readUsage, defaultColumns, trackingUsage())
 		return nil, errHelp
 	}
 	finishTracking()

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/flowtable"
-	"github.com/tcptrack/tcptrack/fsm"
 )
 
 const liveUsage = `Usage: tcptrack live -i IFACE [flags] [BPF expression]
@@ -64,16 +62,7 @@ Output:
                            .txt table, .csv CSV, .json JSON lines
       --every D            export interval (default 5s)
 
-Tracking (kernel sysctl equivalents, kernel defaults):
-      --loose / --no-loose pick up connections mid-stream (nf_conntrack_tcp_loose, default on)
-      --liberal            accept out-of-window packets (nf_conntrack_tcp_be_liberal)
-      --ignore-invalid-rst do not mark out-of-window RSTs invalid (nf_conntrack_tcp_ignore_invalid_rst)
-      --max-retrans N      retransmissions before the 300 s timeout (nf_conntrack_tcp_max_retrans, default 3)
-      --timeout NAME=SECS  override a timeout; repeatable. NAME: %s
-      --max-flows N        table size limit; when full, flows that are not ASSURED are evicted
-                           first, as the kernel's early drop (default %d)
-      --shards N           table shards, one goroutine each (default GOMAXPROCS = %d)
-
+%s
 Exit status: 0 success, 1 capture error (no such interface, no permission, bad filter),
 2 usage error.
 `
@@ -189,7 +178,7 @@ func parseLiveFlags(args []string, stderr io.Writer) (*liveOptions, error) {
 		return nil, usagef("live: %v (see tcptrack live --help)", err)
 	}
 	if help {
-		fmt.Fprintf(stderr, liveUsage, defaultLiveSnaplen, "64M", strings.Join(fsm.TimeoutNames(), " "), defaultMaxFlows, runtime.GOMAXPROCS(0))
+		fmt.Fprintf(stderr, liveUsage, defaultLiveSnaplen, "64M", trackingUsage())
 		return nil, errHelp
 	}
 	finishTracking()
