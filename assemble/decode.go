@@ -235,22 +235,28 @@ func (d *Decoder) decode(rec *Record, p *Packet) Kind {
 		}
 		return NotTCP
 	case LinkRaw, LinkRawBSD, LinkRawOBSD:
-		if len(b) < 1 {
-			return short(1, len(b), extra)
-		}
-		switch b[0] >> 4 {
-		case 4:
-			return d.ipv4(b, extra, p, false)
-		case 6:
-			return d.ipv6(b, extra, p, false)
-		}
-		return NotTCP
+		return d.ipByVersion(b, extra, p)
 	case LinkIPv4:
 		return d.ipv4(b, extra, p, false)
 	case LinkIPv6:
 		return d.ipv6(b, extra, p, false)
 	}
 	return Unsupported
+}
+
+// ipByVersion decodes b as IPv4 or IPv6 by its version nibble, for
+// link layers (raw IP, MPLS) that do not say which.
+func (d *Decoder) ipByVersion(b []byte, extra int, p *Packet) Kind {
+	if len(b) < 1 {
+		return short(1, len(b), extra)
+	}
+	switch b[0] >> 4 {
+	case 4:
+		return d.ipv4(b, extra, p, false)
+	case 6:
+		return d.ipv6(b, extra, p, false)
+	}
+	return NotTCP
 }
 
 const arphrdNetlink = 824 // SLL captures of netlink traffic: not IP at all
@@ -284,16 +290,7 @@ func (d *Decoder) ethertype(et uint16, b []byte, extra int, p *Packet) Kind {
 			}
 			// MPLS does not say what it carries; IP is recognised by its
 			// version nibble (pseudowires are not decoded).
-			if len(b) < 1 {
-				return short(1, len(b), extra)
-			}
-			switch b[0] >> 4 {
-			case 4:
-				return d.ipv4(b, extra, p, false)
-			case 6:
-				return d.ipv6(b, extra, p, false)
-			}
-			return NotTCP
+			return d.ipByVersion(b, extra, p)
 		case etherPPPoE:
 			if len(b) < 8 {
 				return short(8, len(b), extra)

@@ -138,10 +138,9 @@ type Reader struct {
 	snaplen   uint32
 
 	// pcapng
-	section  int
-	sectIfs  []ngIface // interfaces of the current section
-	ifaces   []Interface
-	fileSize int64
+	section int
+	sectIfs []ngIface // interfaces of the current section
+	ifaces  []Interface
 }
 
 // Open opens a capture file by path; Close closes it.

@@ -88,26 +88,23 @@ type liveOptions struct {
 	count       uint64
 	duration    time.Duration
 
-	output      string
-	outputSet   bool
-	extended    bool
-	acct        bool
-	events      bool
-	eventStamps bool
-	once        bool
-	sortKey     sortKey
-	refresh     time.Duration
-	linger      time.Duration
-	export      string
-	exportFmt   string
-	every       time.Duration
+	output    string
+	outputSet bool
+	lineFlags
+	once      bool
+	sortKey   sortKey
+	refresh   time.Duration
+	linger    time.Duration
+	export    string
+	exportFmt string
+	every     time.Duration
 
 	tracking
 }
 
 func parseLiveFlags(args []string, stderr io.Writer) (*liveOptions, error) {
 	o := &liveOptions{direction: "inout", snaplen: defaultLiveSnaplen, promisc: true, bufferBytes: defaultLiveBuffer,
-		eventStamps: true, refresh: time.Second, linger: 3 * time.Second, every: 5 * time.Second}
+		refresh: time.Second, linger: 3 * time.Second, every: 5 * time.Second}
 	fs := flag.NewFlagSet("live", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.iface, "i", "", "")
@@ -151,11 +148,7 @@ func parseLiveFlags(args []string, stderr io.Writer) (*liveOptions, error) {
 	}
 	fs.Func("o", "", output)
 	fs.Func("output", "", output)
-	fs.BoolVar(&o.extended, "extended", false, "")
-	fs.BoolVar(&o.acct, "acct", false, "")
-	fs.BoolVar(&o.events, "e", false, "")
-	fs.BoolVar(&o.events, "events", false, "")
-	fs.BoolVar(&o.eventStamps, "event-timestamps", true, "")
+	addLineFlags(fs, &o.lineFlags)
 	fs.BoolVar(&o.once, "once", false, "")
 	fs.Func("sort", "", func(v string) error {
 		k, ok := parseSortKey(v)
@@ -429,7 +422,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 		outErr = l.view.printFinal(stdout, l.frame(endNow, res.Flows, pst))
 	} else if !o.events || o.outputSet {
 		out := bufio.NewWriterSize(stdout, 1<<16)
-		ro := &readOptions{output: o.output, acct: o.acct, extended: o.extended}
+		ro := &readOptions{output: o.output, lineFlags: o.lineFlags}
 		outErr = writeFlows(out, stderr, ro, res.Flows, endNow)
 		if ferr := out.Flush(); outErr == nil {
 			outErr = ferr
