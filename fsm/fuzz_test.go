@@ -249,8 +249,15 @@ func fuzzSeeds() []fuzzSeed {
 // (go test -update rewrites it) and runs every corpus file, so the seeds
 // are exercised by a plain go test too.
 func TestFuzzSeedCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzConn")
-	for _, s := range fuzzSeeds() {
+	checkSeedCorpus(t, "FuzzConn", fuzzSeeds())
+}
+
+// checkSeedCorpus keeps testdata/fuzz/TARGET holding exactly the seeds'
+// files (go test -update rewrites them).
+func checkSeedCorpus(t *testing.T, target string, seeds []fuzzSeed) {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", target)
+	for _, s := range seeds {
 		path := filepath.Join(dir, s.name)
 		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s.data)
 		if *update {

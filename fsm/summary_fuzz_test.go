@@ -1,9 +1,6 @@
 package fsm
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -96,22 +93,5 @@ func FuzzSummary(f *testing.F) {
 // TestSummaryFuzzCorpus keeps testdata/fuzz/FuzzSummary in step with
 // summarySeeds (go test -update rewrites it).
 func TestSummaryFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzSummary")
-	for _, s := range summarySeeds() {
-		path := filepath.Join(dir, s.name)
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s.data)
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != want {
-			t.Errorf("%s missing or stale (go test -update rewrites it)", path)
-		}
-	}
+	checkSeedCorpus(t, "FuzzSummary", summarySeeds())
 }
