@@ -201,7 +201,7 @@ func (c *Conn) track(cfg *Config, dir Dir, s *Segment) (Result, bool) {
 	old := c.state
 	idx := classify(s.Flags)
 	next := transitions[dir][idx][old]
-	skipWindow := false
+	skipWindow, resynced := false, false
 
 	switch next {
 	case SynSent:
@@ -221,7 +221,7 @@ func (c *Conn) track(cfg *Config, dir Dir, s *Segment) (Result, bool) {
 			// sync and we are not. Rebuild from the remembered SYN.
 			old, next = SynSent, SynRecv
 			c.resync(dir)
-			c.resyncEndpoints(dir)
+			resynced = true
 			break
 		}
 		c.noteIgnored(dir, idx, old, s)
@@ -268,6 +268,12 @@ func (c *Conn) track(cfg *Config, dir Dir, s *Segment) (Result, bool) {
 	}
 
 	// In window from here on.
+	if resynced {
+		// Only now: the kernel keeps the rebuilt window data even when
+		// the SYN-ACK then fails the window check, but a packet it
+		// rejects tells nothing about the sockets.
+		c.resyncEndpoints(dir)
+	}
 	c.lastIndex = idx
 	c.lastDir = dir
 	c.state = next

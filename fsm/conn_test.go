@@ -122,6 +122,16 @@ var scenarios = []scenario{
 		"< S. 8000 7001 mss=1460          | accept SYN_RECV 60 RA ESTABLISHED SYN_RECV ev=state",
 		"> . 7001 8001                    | accept ESTABLISHED 432000 RA ESTABLISHED ESTABLISHED ev=state",
 	)},
+	{name: "SYN-ACK resync whose SACK fails the window check, then a good one", steps: []string{
+		"> S 1000 0                       | accept SYN_SENT 120 - SYN_SENT - ev=state",
+		"< S. 5000 1001                   | accept SYN_RECV 60 R ESTABLISHED SYN_RECV ev=state,seen-reply",
+		"> S 9000 0 sp                    | ignore SYN_RECV - R ESTABLISHED SYN_RECV ev=none",
+		// Rebuilds the window data from the SYN, then its SACK block
+		// lies beyond A's data: rejected, the sockets stay.
+		"< S. 5000 9001 sack=9100         | invalid SYN_RECV - R ESTABLISHED SYN_RECV",
+		"< S. 5000 9001                   | accept SYN_RECV 60 R ESTABLISHED SYN_RECV ev=state",
+		"> . 9001 5001                    | accept ESTABLISHED 432000 RA ESTABLISHED ESTABLISHED ev=state,assured",
+	}},
 	{name: "ignored SYN answered by RST", steps: open(
 		"> S 7000 0                       | ignore ESTABLISHED - RA ESTABLISHED ESTABLISHED",
 		"< R. 0 7001 w=0                  | accept CLOSE 10 RA CLOSE CLOSE ev=state",
