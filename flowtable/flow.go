@@ -4,9 +4,11 @@ import (
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
-// Flow is one tracked connection: its original tuple, the state machine and
-// the kernel-style accounting (nf_conntrack_acct: IP bytes and packets per
-// direction, counted for packets the tracker accepted).
+// Flow is one tracked connection as handed out: its original tuple, the
+// state machine and the kernel-style accounting (nf_conntrack_acct: IP bytes
+// and packets per direction, counted for packets the tracker accepted).
+// Start, Packets and Bytes are kept only when Config.Acct is set, as the
+// kernel keeps its acct and timestamp extensions only when enabled.
 type Flow struct {
 	Key     Key
 	Conn    fsm.Conn
@@ -16,11 +18,35 @@ type Flow struct {
 	Expires int64  // the instant the timeout runs out
 	Packets [2]uint64
 	Bytes   [2]uint64
+}
 
-	hash       uint64
+// entry is a flow as the shard stores it: what the state machine, expiry and
+// lookup need, nothing else (168 bytes). Counters live in a parallel slab
+// kept only when asked for.
+type entry struct {
+	Key        Key
+	Conn       fsm.Conn
+	ID         uint64
+	Last       int64
+	Expires    int64
 	prev, next uint32 // timer list links
 	list       uint8
 	live       bool
+}
+
+// acct is the optional per-flow accounting, parallel to the entries.
+type acct struct {
+	Start   int64
+	Packets [2]uint64
+	Bytes   [2]uint64
+}
+
+func makeFlow(e *entry, a *acct) Flow {
+	f := Flow{Key: e.Key, Conn: e.Conn, ID: e.ID, Last: e.Last, Expires: e.Expires}
+	if a != nil {
+		f.Start, f.Packets, f.Bytes = a.Start, a.Packets, a.Bytes
+	}
+	return f
 }
 
 // TimeoutAt is the whole seconds left at now, as conntrack -L prints them.

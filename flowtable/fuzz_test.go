@@ -129,8 +129,8 @@ func checkShard(s *Shard) error {
 		return fmt.Errorf("%d flows held, limit %d", s.Len(), s.maxFlows)
 	}
 	live := 0
-	for pos := range s.flows {
-		f := &s.flows[pos]
+	for pos := range s.flows.len() {
+		f := s.flows.at(pos)
 		if !f.live {
 			continue
 		}
@@ -138,15 +138,13 @@ func checkShard(s *Shard) error {
 		if !f.Conn.State().Valid() || f.Conn.State() == fsm.None {
 			return fmt.Errorf("flow %d in state %v", f.ID, f.Conn.State())
 		}
-		if got, reply, ok := s.ix.find(s.flows, &f.Key, f.hash); !ok || reply || got != uint32(pos) {
+		if got, reply, ok := s.ix.find(&s.flows, &f.Key, f.Key.Hash()); !ok || reply || got != pos {
 			return fmt.Errorf("flow %d at %d not found by its key (got %d %v %v)", f.ID, pos, got, reply, ok)
 		}
-		if f.hash != f.Key.Hash() {
-			return fmt.Errorf("flow %d: stored hash differs from its key's", f.ID)
-		}
+		a := s.acct.at(pos)
 		for d := range 2 {
-			if f.Bytes[d] < 40*f.Packets[d] {
-				return fmt.Errorf("flow %d dir %d: %d bytes in %d packets", f.ID, d, f.Bytes[d], f.Packets[d])
+			if a.Bytes[d] < 40*a.Packets[d] {
+				return fmt.Errorf("flow %d dir %d: %d bytes in %d packets", f.ID, d, a.Bytes[d], a.Packets[d])
 			}
 		}
 	}
@@ -180,6 +178,7 @@ func FuzzShard(f *testing.F) {
 		cfg, maxFlows := fuzzSetup(data[0])
 		steps := data[1:]
 		s := NewShard(&cfg, maxFlows, true)
+		s.KeepAcct()
 		var seq uint64
 		var last int64
 		var accepted uint64
@@ -187,7 +186,7 @@ func FuzzShard(f *testing.F) {
 		decodeShardSteps(steps, func(p *assemble.Packet) {
 			seq++
 			before := s.Stats()
-			s.Process(p, seq, MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort).Hash())
+			s.processPacket(p, seq)
 			after := s.Stats()
 			if after.Segments != before.Segments+1 {
 				t.Fatalf("packet %d counted %d times", seq, after.Segments-before.Segments)
@@ -288,7 +287,7 @@ func (r *tableRun) diff(o *tableRun) string {
 
 func runTable(cfg fsm.Config, shards int, steps []byte) tableRun {
 	var r tableRun
-	tb := New(Config{FSM: cfg, Shards: shards, BatchSize: 3, TickEvery: 1e9, OnEvents: func(evs []Event) {
+	tb := New(Config{FSM: cfg, Shards: shards, BatchSize: 3, TickEvery: 1e9, Acct: true, OnEvents: func(evs []Event) {
 		r.events = append(r.events, evs...)
 	}})
 	var last int64
@@ -297,7 +296,7 @@ func runTable(cfg fsm.Config, shards int, steps []byte) tableRun {
 		last = max(last, p.TS)
 	})
 	res := tb.Close(last)
-	r.flows, r.stats = res.Flows, res.Stats
+	r.flows, r.stats = res.Flows(), res.Stats
 	return r
 }
 

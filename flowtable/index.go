@@ -1,11 +1,15 @@
 package flowtable
 
-// index is an open-addressing hash set of flow slab positions (+1; 0 = empty)
-// with linear probing and backward-shift deletion. Keys live in the slab, so
-// a slot costs 4 bytes; lookups compare against the flow's key or its
-// reverse because the hash is symmetric.
+// index is an open-addressing hash set of flow slab positions with linear
+// probing and backward-shift deletion. A slot holds the position (+1; 0 =
+// empty) in its low half and the low 32 bits of the flow's hash in its high
+// half: probing compares those bits first, so a lookup touches the slab only
+// for a flow that almost surely matches (one cache miss, not one per probe),
+// and moving slots never needs the slab at all. Keys live in the slab; a
+// lookup compares against the flow's key or its reverse because the hash is
+// symmetric.
 type index struct {
-	slots []uint32
+	slots []uint64
 	mask  uint64
 	n     int
 }
@@ -13,47 +17,52 @@ type index struct {
 const minIndexSize = 1 << 10
 
 func newIndex() index {
-	return index{slots: make([]uint32, minIndexSize), mask: minIndexSize - 1}
+	return index{slots: make([]uint64, minIndexSize), mask: minIndexSize - 1}
 }
+
+func slotOf(pos uint32, h uint64) uint64 { return uint64(pos+1) | h<<32 }
 
 // find returns the slab position of the flow whose key is k or k reversed,
 // and the direction the key travels in it.
-func (ix *index) find(flows []Flow, k *Key, h uint64) (pos uint32, reply, ok bool) {
+func (ix *index) find(flows *slab[entry], k *Key, h uint64) (pos uint32, reply, ok bool) {
+	tag := h << 32
 	for i := h & ix.mask; ; i = (i + 1) & ix.mask {
 		s := ix.slots[i]
 		if s == 0 {
 			return 0, false, false
 		}
-		f := &flows[s-1]
-		if f.hash != h {
+		if s&^0xffffffff != tag {
 			continue
 		}
+		p := uint32(s) - 1
+		f := flows.at(p)
 		if f.Key == *k {
-			return s - 1, false, true
+			return p, false, true
 		}
 		if f.Key.Src == k.Dst && f.Key.Dst == k.Src && f.Key.SrcPort == k.DstPort && f.Key.DstPort == k.SrcPort && f.Key.Is4 == k.Is4 {
-			return s - 1, true, true
+			return p, true, true
 		}
 	}
 }
 
-func (ix *index) insert(flows []Flow, pos uint32, h uint64) {
-	if (ix.n+1)*8 > len(ix.slots)*7 {
-		ix.grow(flows)
+func (ix *index) insert(pos uint32, h uint64) {
+	if (ix.n+1)*4 > len(ix.slots)*3 {
+		ix.grow()
 	}
 	i := h & ix.mask
 	for ix.slots[i] != 0 {
 		i = (i + 1) & ix.mask
 	}
-	ix.slots[i] = pos + 1
+	ix.slots[i] = slotOf(pos, h)
 	ix.n++
 }
 
 // remove deletes pos, shifting later members of the probe run back so that
 // no tombstones accumulate under churn.
-func (ix *index) remove(flows []Flow, pos uint32, h uint64) {
+func (ix *index) remove(pos uint32, h uint64) {
+	want := slotOf(pos, h)
 	i := h & ix.mask
-	for ix.slots[i] != pos+1 {
+	for ix.slots[i] != want {
 		if ix.slots[i] == 0 {
 			return
 		}
@@ -69,7 +78,7 @@ func (ix *index) remove(flows []Flow, pos uint32, h uint64) {
 				ix.n--
 				return
 			}
-			home := flows[s-1].hash & ix.mask
+			home := (s >> 32) & ix.mask
 			// Move s into the hole at i if its home is not in (i, j].
 			if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
 				ix.slots[i] = s
@@ -81,15 +90,15 @@ func (ix *index) remove(flows []Flow, pos uint32, h uint64) {
 	}
 }
 
-func (ix *index) grow(flows []Flow) {
+func (ix *index) grow() {
 	old := ix.slots
-	ix.slots = make([]uint32, len(old)*2)
+	ix.slots = make([]uint64, len(old)*2)
 	ix.mask = uint64(len(ix.slots) - 1)
 	for _, s := range old {
 		if s == 0 {
 			continue
 		}
-		i := flows[s-1].hash & ix.mask
+		i := (s >> 32) & ix.mask
 		for ix.slots[i] != 0 {
 			i = (i + 1) & ix.mask
 		}

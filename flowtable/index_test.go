@@ -12,15 +12,16 @@ import (
 func TestIndexChurn(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	ix := newIndex()
-	var flows []Flow
+	var flows slab[entry]
 	var free []uint32
 	model := map[Key]uint32{}
+	weak := func(k Key) uint64 { return k.Hash() & 0x3f } // few distinct homes: long runs
 	for step := 0; step < 200000; step++ {
 		if len(model) > 0 && rng.IntN(3) == 0 {
 			for k, pos := range model {
-				ix.remove(flows, pos, flows[pos].hash)
+				ix.remove(pos, weak(k))
 				delete(model, k)
-				flows[pos] = Flow{}
+				*flows.at(pos) = entry{}
 				free = append(free, pos)
 				break
 			}
@@ -30,28 +31,26 @@ func TestIndexChurn(t *testing.T) {
 		if _, ok := model[k]; ok {
 			continue
 		}
-		h := k.Hash() & 0x3f // few distinct homes: long runs
 		var pos uint32
 		if n := len(free); n > 0 {
 			pos, free = free[n-1], free[:n-1]
 		} else {
-			flows = append(flows, Flow{})
-			pos = uint32(len(flows) - 1)
+			pos = flows.add()
 		}
-		flows[pos] = Flow{Key: k, hash: h}
-		ix.insert(flows, pos, h)
+		*flows.at(pos) = entry{Key: k}
+		ix.insert(pos, weak(k))
 		model[k] = pos
 	}
 	if ix.n != len(model) {
 		t.Fatalf("index holds %d, model %d", ix.n, len(model))
 	}
 	for k, pos := range model {
-		got, reply, ok := ix.find(flows, &k, flows[pos].hash)
+		got, reply, ok := ix.find(&flows, &k, weak(k))
 		if !ok || got != pos || reply {
 			t.Fatalf("find(%v) = %d,%v,%v want %d", k, got, reply, ok, pos)
 		}
 		r := k.Reverse()
-		got, reply, ok = ix.find(flows, &r, flows[pos].hash)
+		got, reply, ok = ix.find(&flows, &r, weak(k))
 		if !ok || got != pos || !reply {
 			t.Fatalf("find(reverse %v) = %d,%v,%v want %d reply", k, got, reply, ok, pos)
 		}

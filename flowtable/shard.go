@@ -1,7 +1,8 @@
 package flowtable
 
 import (
-	"github.com/tcptrack/tcptrack/assemble"
+	"unsafe"
+
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -37,12 +38,23 @@ func (s *Stats) add(o *Stats) {
 	s.Active += o.Active
 }
 
+// Segment is one decoded TCP segment as the table takes it: its tuple as a
+// Key (pointer-free, so batches of them cost the GC nothing), the capture
+// time (Unix ns), the IP datagram length the byte counters add, and the TCP
+// header.
+type Segment struct {
+	Key   Key
+	TS    int64
+	IPLen uint32
+	TCP   fsm.Segment
+}
+
 // Shard is one partition of the table. It is not safe for concurrent use:
 // a Table gives each shard to one goroutine; tests may drive one directly.
 type Shard struct {
 	cfg      *fsm.Config
 	maxFlows int
-	flows    []Flow
+	flows    slab[entry]
 	free     []uint32
 	count    int
 	ix       index
@@ -52,11 +64,13 @@ type Shard struct {
 	recordEvents bool
 	events       []Event
 
-	// sums, when kept, parallels flows: each flow's connection summary.
-	// Finished flows' summaries are copied into spare for their DESTROY
-	// events, a chunk at a time.
-	sums  []fsm.Summary
-	spare []fsm.Summary
+	// acct and sums, when kept, parallel flows: each flow's counters and
+	// connection summary. Finished flows' summaries are copied into spare
+	// for their DESTROY events, a chunk at a time.
+	keepAcct, keepSums bool
+	acct               slab[acct]
+	sums               slab[fsm.Summary]
+	spare              []fsm.Summary
 }
 
 // NewShard makes a shard holding at most maxFlows flows (0: no limit).
@@ -64,14 +78,14 @@ func NewShard(cfg *fsm.Config, maxFlows int, events bool) *Shard {
 	return &Shard{cfg: cfg, maxFlows: maxFlows, ix: newIndex(), recordEvents: events}
 }
 
+// KeepAcct makes the shard keep each flow's start time and packet and byte
+// counters (Flow.Start, Packets, Bytes). Call it before the first Process.
+func (s *Shard) KeepAcct() { s.keepAcct = true }
+
 // KeepSummaries makes the shard keep an fsm.Summary per flow, fed every
 // segment of the flow (invalid ones too), handed out with DESTROY events
 // and by Summaries. Call it before the first Process.
-func (s *Shard) KeepSummaries() {
-	if s.sums == nil {
-		s.sums = make([]fsm.Summary, len(s.flows), cap(s.flows))
-	}
-}
+func (s *Shard) KeepSummaries() { s.keepSums = true }
 
 // summaryCopy gives a DESTROY event its own copy of a summary; copies are
 // carved from chunks so that ending flows costs an allocation per chunk.
@@ -85,31 +99,66 @@ func (s *Shard) summaryCopy(sum *fsm.Summary) *fsm.Summary {
 	return c
 }
 
+// flow is the outside view of the flow at pos.
+func (s *Shard) flow(pos uint32) Flow {
+	var a *acct
+	if s.keepAcct {
+		a = s.acct.at(pos)
+	}
+	return makeFlow(s.flows.at(pos), a)
+}
+
+func (s *Shard) count1(pos uint32, dir fsm.Dir, ipLen uint32) {
+	if s.keepAcct {
+		a := s.acct.at(pos)
+		a.Packets[dir]++
+		a.Bytes[dir] += uint64(ipLen)
+	}
+}
+
+// prefetchSlot starts loading the index slot a segment with hash h will
+// probe first; prefetchFlow, a little later, the flow that slot points at
+// (and its counters), so that Process finds both in cache.
+func (s *Shard) prefetchSlot(h uint64) {
+	prefetch(uintptr(unsafe.Pointer(&s.ix.slots[h&s.ix.mask])))
+}
+
+func (s *Shard) prefetchFlow(h uint64) {
+	slot := s.ix.slots[h&s.ix.mask]
+	if slot == 0 {
+		return
+	}
+	pos := uint32(slot) - 1
+	prefetch(uintptr(unsafe.Pointer(s.flows.at(pos))))
+	if s.keepAcct {
+		prefetch(uintptr(unsafe.Pointer(s.acct.at(pos))))
+	}
+}
+
 // Process applies one segment; seq numbers packets in reading order, h is
 // the key's Hash (computed by the caller that picked the shard).
-func (s *Shard) Process(p *assemble.Packet, seq, h uint64) {
+func (s *Shard) Process(p *Segment, seq, h uint64) {
 	s.stats.Segments++
-	k := MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort)
-	pos, reply, ok := s.ix.find(s.flows, &k, h)
-	if ok && s.flows[pos].Expires <= p.TS {
+	pos, reply, ok := s.ix.find(&s.flows, &p.Key, h)
+	if ok && s.flows.at(pos).Expires <= p.TS {
 		// Gone in the kernel too: its timer ran out before this packet.
-		s.destroy(pos, s.flows[pos].Expires, 0, Expired)
+		s.destroy(pos, s.flows.at(pos).Expires, 0, Expired, h)
 		ok = false
 	}
 	if !ok {
-		s.create(p, &k, seq, h)
+		s.create(p, seq, h)
 		return
 	}
-	f := &s.flows[pos]
+	f := s.flows.at(pos)
 	dir := fsm.Original
 	if reply {
 		dir = fsm.Reply
 	}
 	r := f.Conn.Update(s.cfg, dir, &p.TCP)
 	f.Last = p.TS
-	if s.sums != nil && r.Verdict != fsm.Reopen {
+	if s.keepSums && r.Verdict != fsm.Reopen {
 		// A reopening SYN belongs to the flow its second pass creates.
-		s.sums[pos].Observe(dir, &p.TCP, p.IPLen, p.TS, r.Verdict)
+		s.sums.at(pos).Observe(dir, &p.TCP, p.IPLen, p.TS, r.Verdict)
 	}
 	switch r.Verdict {
 	case fsm.Invalid:
@@ -118,7 +167,7 @@ func (s *Shard) Process(p *assemble.Packet, seq, h uint64) {
 			// nf_tcp_handle_invalid: an out-of-window FIN/RST exchange
 			// shortens a long timer (no counters, no event).
 			if e := r.NextExpiry(p.TS, f.Expires); e != f.Expires {
-				s.tm.arm(s.flows, pos, p.TS, e-p.TS)
+				s.tm.arm(&s.flows, pos, p.TS, e-p.TS)
 			}
 		}
 		return
@@ -127,30 +176,28 @@ func (s *Shard) Process(p *assemble.Packet, seq, h uint64) {
 	case fsm.Accept:
 		s.stats.Accepted++
 		if r.Refresh {
-			s.tm.arm(s.flows, pos, p.TS, int64(r.Timeout))
-			f.Packets[dir]++
-			f.Bytes[dir] += uint64(p.IPLen)
+			s.tm.arm(&s.flows, pos, p.TS, int64(r.Timeout))
+			s.count1(pos, dir, p.IPLen)
 		}
 	case fsm.Kill:
 		s.stats.Accepted++
-		f.Packets[dir]++
-		f.Bytes[dir] += uint64(p.IPLen)
-		s.destroy(pos, p.TS, seq, Killed)
+		s.count1(pos, dir, p.IPLen)
+		s.destroy(pos, p.TS, seq, Killed, h)
 		return
 	case fsm.Reopen:
 		// The second pass counts the segment (Segments and its verdict),
 		// so that every segment lands in exactly one verdict counter.
-		s.destroy(pos, p.TS, seq, Reopened)
+		s.destroy(pos, p.TS, seq, Reopened, h)
 		s.stats.Segments--
 		s.Process(p, seq, h)
 		return
 	}
 	if r.Events != 0 && s.recordEvents {
-		s.events = append(s.events, Event{Type: EventUpdate, TS: p.TS, Seq: seq, Changes: r.Events, Flow: *f})
+		s.events = append(s.events, Event{Type: EventUpdate, TS: p.TS, Seq: seq, Changes: r.Events, Flow: s.flow(pos)})
 	}
 }
 
-func (s *Shard) create(p *assemble.Packet, k *Key, seq, h uint64) {
+func (s *Shard) create(p *Segment, seq, h uint64) {
 	var c fsm.Conn
 	if !c.Start(s.cfg, &p.TCP) {
 		s.stats.Invalid++
@@ -168,27 +215,30 @@ func (s *Shard) create(p *assemble.Packet, k *Key, seq, h uint64) {
 		return
 	}
 	pos := s.alloc()
-	f := &s.flows[pos]
-	*f = Flow{Key: *k, Conn: c, ID: seq, Start: p.TS, Last: p.TS, hash: h, prev: noFlow, next: noFlow, list: unarmed, live: true}
+	f := s.flows.at(pos)
+	*f = entry{Key: p.Key, Conn: c, ID: seq, Last: p.TS, prev: noFlow, next: noFlow, list: unarmed, live: true}
+	if s.keepAcct {
+		*s.acct.at(pos) = acct{Start: p.TS}
+	}
 	if r.Verdict == fsm.Ignore {
 		s.stats.Ignored++
 	} else {
 		s.stats.Accepted++
 	}
 	if r.Refresh {
-		s.tm.arm(s.flows, pos, p.TS, int64(r.Timeout))
-		f.Packets[fsm.Original]++
-		f.Bytes[fsm.Original] += uint64(p.IPLen)
+		s.tm.arm(&s.flows, pos, p.TS, int64(r.Timeout))
+		s.count1(pos, fsm.Original, p.IPLen)
 	}
-	if s.sums != nil {
-		s.sums[pos] = fsm.Summary{}
-		s.sums[pos].Observe(fsm.Original, &p.TCP, p.IPLen, p.TS, r.Verdict)
+	if s.keepSums {
+		sum := s.sums.at(pos)
+		*sum = fsm.Summary{}
+		sum.Observe(fsm.Original, &p.TCP, p.IPLen, p.TS, r.Verdict)
 	}
-	s.ix.insert(s.flows, pos, h)
+	s.ix.insert(pos, h)
 	s.count++
 	s.stats.Created++
 	if s.recordEvents {
-		s.events = append(s.events, Event{Type: EventNew, TS: p.TS, Seq: seq, Flow: *f})
+		s.events = append(s.events, Event{Type: EventNew, TS: p.TS, Seq: seq, Flow: s.flow(pos)})
 	}
 }
 
@@ -198,19 +248,26 @@ func (s *Shard) alloc() uint32 {
 		s.free = s.free[:n-1]
 		return pos
 	}
-	s.flows = append(s.flows, Flow{})
-	if s.sums != nil {
-		s.sums = append(s.sums, fsm.Summary{})
+	pos := s.flows.add()
+	if s.keepAcct {
+		s.acct.add()
 	}
-	return uint32(len(s.flows) - 1)
+	if s.keepSums {
+		s.sums.add()
+	}
+	return pos
 }
 
-func (s *Shard) destroy(pos uint32, ts int64, seq uint64, why DestroyReason) {
-	f := &s.flows[pos]
+// destroy removes the flow at pos; h is its key's hash (zero: work it out).
+func (s *Shard) destroy(pos uint32, ts int64, seq uint64, why DestroyReason, h uint64) {
+	f := s.flows.at(pos)
+	if h == 0 {
+		h = f.Key.Hash()
+	}
 	if s.recordEvents {
-		ev := Event{Type: EventDestroy, TS: ts, Seq: seq, Reason: why, Flow: *f}
-		if s.sums != nil {
-			ev.Summary = s.summaryCopy(&s.sums[pos])
+		ev := Event{Type: EventDestroy, TS: ts, Seq: seq, Reason: why, Flow: s.flow(pos)}
+		if s.keepSums {
+			ev.Summary = s.summaryCopy(s.sums.at(pos))
 		}
 		s.events = append(s.events, ev)
 	}
@@ -224,9 +281,9 @@ func (s *Shard) destroy(pos uint32, ts int64, seq uint64, why DestroyReason) {
 	case Evicted:
 		s.stats.Evicted++
 	}
-	s.tm.unlink(s.flows, pos)
-	s.ix.remove(s.flows, pos, f.hash)
-	*f = Flow{list: unarmed}
+	s.tm.unlink(&s.flows, pos)
+	s.ix.remove(pos, h)
+	*f = entry{list: unarmed}
 	s.free = append(s.free, pos)
 	s.count--
 }
@@ -240,9 +297,9 @@ func (s *Shard) earlyDrop(now int64, seq uint64) bool {
 	for li := range s.tm.lists {
 		pos := s.tm.lists[li].head
 		for n := 0; n < scan && pos != noFlow; n++ {
-			f := &s.flows[pos]
+			f := s.flows.at(pos)
 			if f.Conn.Status()&fsm.Assured == 0 {
-				if victim == noFlow || f.Expires < s.flows[victim].Expires {
+				if victim == noFlow || f.Expires < s.flows.at(victim).Expires {
 					victim = pos
 				}
 				break
@@ -253,7 +310,7 @@ func (s *Shard) earlyDrop(now int64, seq uint64) bool {
 	if victim == noFlow {
 		return false
 	}
-	s.destroy(victim, now, seq, Evicted)
+	s.destroy(victim, now, seq, Evicted, 0)
 	return true
 }
 
@@ -262,10 +319,10 @@ func (s *Shard) Sweep(now int64) {
 	for li := range s.tm.lists {
 		for {
 			pos := s.tm.lists[li].head
-			if pos == noFlow || s.flows[pos].Expires > now {
+			if pos == noFlow || s.flows.at(pos).Expires > now {
 				break
 			}
-			s.destroy(pos, s.flows[pos].Expires, 0, Expired)
+			s.destroy(pos, s.flows.at(pos).Expires, 0, Expired, 0)
 		}
 	}
 }
@@ -279,10 +336,10 @@ func (s *Shard) Finish(now int64) []Flow {
 
 func (s *Shard) expireAll(now int64) {
 	s.Sweep(now)
-	for pos := range s.flows {
-		f := &s.flows[pos]
+	for pos := range s.flows.len() {
+		f := s.flows.at(pos)
 		if f.live && f.Expires <= now {
-			s.destroy(uint32(pos), f.Expires, 0, Expired)
+			s.destroy(pos, f.Expires, 0, Expired, 0)
 		}
 	}
 	s.stats.Active = uint64(s.count)
@@ -290,19 +347,27 @@ func (s *Shard) expireAll(now int64) {
 
 // AppendLive appends copies of the live flows to dst.
 func (s *Shard) AppendLive(dst []Flow) []Flow {
-	for i := range s.flows {
-		if s.flows[i].live {
-			dst = append(dst, s.flows[i])
+	for pos := range s.flows.len() {
+		if s.flows.at(pos).live {
+			dst = append(dst, s.flow(pos))
 		}
 	}
 	return dst
 }
 
-// release drops the shard's storage once its flows have been handed out,
-// so that a large table is not held twice while the result is printed.
-func (s *Shard) release() {
-	s.flows, s.free, s.sums, s.ix = nil, nil, nil, index{}
+// appendRefs appends a reference to every live flow, for ordered output
+// straight from the slab.
+func (s *Shard) appendRefs(dst []ref, shard int) []ref {
+	for pos := range s.flows.len() {
+		if f := s.flows.at(pos); f.live {
+			dst = append(dst, ref{id: f.ID, shard: uint32(shard), pos: pos})
+		}
+	}
+	return dst
 }
+
+// dropIndex frees the lookup index once no more packets will come.
+func (s *Shard) dropIndex() { s.ix, s.free = index{}, nil }
 
 // Snapshot copies the live flows.
 func (s *Shard) Snapshot() []Flow {
@@ -312,16 +377,16 @@ func (s *Shard) Snapshot() []Flow {
 // Summaries copies the live flows' summaries, in Snapshot's order; nil
 // unless the shard keeps them.
 func (s *Shard) Summaries() []fsm.Summary {
-	if s.sums == nil {
+	if !s.keepSums {
 		return nil
 	}
 	return s.appendSummaries(make([]fsm.Summary, 0, s.count))
 }
 
 func (s *Shard) appendSummaries(dst []fsm.Summary) []fsm.Summary {
-	for i := range s.flows {
-		if s.flows[i].live {
-			dst = append(dst, s.sums[i])
+	for pos := range s.flows.len() {
+		if s.flows.at(pos).live {
+			dst = append(dst, *s.sums.at(pos))
 		}
 	}
 	return dst

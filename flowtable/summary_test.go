@@ -38,7 +38,7 @@ func TestShardSummaries(t *testing.T) {
 	sortByTS(pkts)
 	for i := range pkts {
 		p := &pkts[i]
-		s.Process(p, uint64(i+1), MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort).Hash())
+		s.processPacket(p, uint64(i+1))
 	}
 	if n := len(s.Summaries()); n != s.Len() {
 		t.Fatalf("%d summaries for %d live flows", n, s.Len())
@@ -98,7 +98,7 @@ func TestTableSummaries(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		for _, shards := range []int{1, 3} {
 			var destroyed int
-			tb := New(Config{FSM: fsm.DefaultConfig(), Shards: shards, Summaries: keep, OnEvents: func(evs []Event) {
+			tb := New(Config{FSM: fsm.DefaultConfig(), Shards: shards, Summaries: keep, Acct: true, OnEvents: func(evs []Event) {
 				for i := range evs {
 					if evs[i].Summary != nil {
 						destroyed++
@@ -114,16 +114,16 @@ func TestTableSummaries(t *testing.T) {
 			}
 			res := tb.Close(pkts[len(pkts)-1].TS)
 			if !keep {
-				if res.Summaries != nil || destroyed != 0 {
+				if res.Summaries() != nil || destroyed != 0 {
 					t.Errorf("summaries kept without Config.Summaries")
 				}
 				continue
 			}
-			if len(res.Summaries) != len(res.Flows) || len(res.Flows) != 50 {
-				t.Fatalf("shards=%d: %d flows, %d summaries", shards, len(res.Flows), len(res.Summaries))
+			if len(res.Summaries()) != res.Len() || res.Len() != 50 {
+				t.Fatalf("shards=%d: %d flows, %d summaries", shards, res.Len(), len(res.Summaries()))
 			}
-			for i := range res.Flows {
-				f, s := &res.Flows[i], &res.Summaries[i]
+			for i := range res.Len() {
+				f, s := res.At(i)
 				data := uint64(f.Key.SrcPort-41000)%5 + 1
 				if s.Start != f.Start || s.Dirs[fsm.Original].Packets != 2+data || s.PayloadBytes(fsm.Original) != 10*data {
 					t.Errorf("shards=%d flow %d: summary %+v does not match flow", shards, f.Key.SrcPort, s.Dirs[fsm.Original])
@@ -139,18 +139,20 @@ func BenchmarkShardProcessSummaries(b *testing.B) {
 	cfg := fsm.DefaultConfig()
 	s := NewShard(&cfg, 0, false)
 	s.KeepSummaries()
-	var pkts []assemble.Packet
+	var pkts []Segment
 	var hashes []uint64
 	for i := 0; i < 1024; i++ {
 		c := newConv(uint16(30000+i), sec).handshake()
 		for j := 0; j < 20; j++ {
 			c.add(j%2 == 0, fsm.ACK|fsm.PSH, 100)
 		}
-		pkts = append(pkts, c.packets...)
+		for k := range c.packets {
+			pkts = append(pkts, SegmentOf(&c.packets[k]))
+		}
 	}
 	for i := range pkts {
 		p := &pkts[i]
-		hashes = append(hashes, MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort).Hash())
+		hashes = append(hashes, p.Key.Hash())
 		s.Process(p, uint64(i), hashes[i])
 	}
 	b.ReportAllocs()

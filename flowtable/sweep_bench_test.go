@@ -22,7 +22,7 @@ func BenchmarkSweepIdle(b *testing.B) {
 		p.Src = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 		p.Dst = server
 		p.TCP.SrcPort, p.TCP.DstPort = 1000, 80
-		s.Process(&p, uint64(i+1), MakeKey(p.Src, p.Dst, 1000, 80).Hash())
+		s.processPacket(&p, uint64(i+1))
 	}
 	if s.Len() != 1<<20 {
 		b.Fatalf("table holds %d", s.Len())

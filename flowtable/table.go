@@ -27,10 +27,13 @@ type Config struct {
 	// per-direction health counters): handed out with DESTROY events,
 	// SnapshotSummaries and Close. Off, flows cost no more memory.
 	Summaries bool
+	// Acct keeps each flow's start time and packet and byte counters
+	// (Flow.Start, Packets, Bytes; 40 bytes a flow). Off, they stay zero.
+	Acct bool
 }
 
 type item struct {
-	p    assemble.Packet
+	seg  Segment
 	seq  uint64
 	hash uint64
 }
@@ -108,6 +111,9 @@ func New(cfg Config) *Table {
 		if cfg.Summaries {
 			s.KeepSummaries()
 		}
+		if cfg.Acct {
+			s.KeepAcct()
+		}
 		t.shards = append(t.shards, s)
 		ch := make(chan *batch, 2)
 		t.in = append(t.in, ch)
@@ -121,9 +127,22 @@ func New(cfg Config) *Table {
 func (t *Table) run(i int, s *Shard, ch <-chan *batch) {
 	defer t.wg.Done()
 	for b := range ch {
-		for j := range b.items {
-			it := &b.items[j]
-			s.Process(&it.p, it.seq, it.hash)
+		// Prefetch two stages ahead: the index slot for item j+2d, then
+		// (the slot now cached) the flow for item j+d.
+		const d = 4
+		items := b.items
+		for j := 0; j < min(2*d, len(items)); j++ {
+			s.prefetchSlot(items[j].hash)
+		}
+		for j := range items {
+			if j+2*d < len(items) {
+				s.prefetchSlot(items[j+2*d].hash)
+			}
+			if j+d < len(items) {
+				s.prefetchFlow(items[j+d].hash)
+			}
+			it := &items[j]
+			s.Process(&it.seg, it.seq, it.hash)
 		}
 		s.Sweep(b.through)
 		t.active[i].Store(int64(s.Len()))
@@ -145,14 +164,20 @@ func (t *Table) Add(p *assemble.Packet) {
 	if p.TS > t.clock {
 		t.clock = p.TS
 	}
-	h := MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort).Hash()
+	k := MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort)
+	h := k.Hash()
 	si := t.shardOf(h)
 	b := t.filling[si]
 	if b == nil {
 		b = <-t.free
 		t.filling[si] = b
 	}
-	b.items = append(b.items, item{p: *p, seq: t.seq, hash: h})
+	// Written in place: an item is copied once, into its batch.
+	n := len(b.items)
+	b.items = b.items[:n+1]
+	it := &b.items[n]
+	it.seg.Key, it.seg.TS, it.seg.IPLen, it.seg.TCP = k, p.TS, p.IPLen, p.TCP
+	it.seq, it.hash = t.seq, h
 	if len(b.items) == cap(b.items) {
 		t.send(si)
 	}
@@ -281,11 +306,57 @@ func sortFlows(flows []Flow, sums []fsm.Summary) {
 	}
 }
 
-// Result is what the table holds when closed.
+// Result is what the table holds when closed: the live flows in
+// first-seen order, read straight from the shards' storage (no copy of the
+// table is made), and the counters.
 type Result struct {
-	Flows     []Flow        // live flows, in first-seen order
-	Summaries []fsm.Summary // parallel to Flows when Config.Summaries, else nil
-	Stats     Stats
+	Stats  Stats
+	order  []ref
+	shards []*Shard
+}
+
+// ref points at one live flow in a closed table.
+type ref struct {
+	id         uint64
+	shard, pos uint32
+}
+
+// Len is the number of live flows.
+func (r *Result) Len() int { return len(r.order) }
+
+// At returns the i-th flow in first-seen order and its summary (nil unless
+// Config.Summaries). The summary points into the table: read, do not keep.
+func (r *Result) At(i int) (Flow, *fsm.Summary) {
+	x := r.order[i]
+	s := r.shards[x.shard]
+	var sum *fsm.Summary
+	if s.keepSums {
+		sum = s.sums.at(x.pos)
+	}
+	return s.flow(x.pos), sum
+}
+
+// Flows copies every live flow, in order.
+func (r *Result) Flows() []Flow {
+	out := make([]Flow, len(r.order))
+	for i := range out {
+		out[i], _ = r.At(i)
+	}
+	return out
+}
+
+// Summaries copies every live flow's summary, parallel to Flows; nil unless
+// Config.Summaries.
+func (r *Result) Summaries() []fsm.Summary {
+	if len(r.shards) == 0 || !r.shards[0].keepSums {
+		return nil
+	}
+	out := make([]fsm.Summary, len(r.order))
+	for i := range out {
+		_, s := r.At(i)
+		out[i] = *s
+	}
+	return out
 }
 
 // Close hands over the rest, expires what is due at now, stops the shards
@@ -300,10 +371,11 @@ func (t *Table) Close(now int64) Result {
 		close(t.in[si])
 	}
 	t.wg.Wait()
-	var res Result
+	res := Result{shards: t.shards}
 	total := 0
 	for i, s := range t.shards {
 		s.expireAll(now)
+		s.dropIndex()
 		total += s.Len()
 		if t.evIn != nil {
 			t.evIn <- evBatch{shard: i, events: s.TakeEvents(nil), watermark: now}
@@ -311,24 +383,23 @@ func (t *Table) Close(now int64) Result {
 		st := s.Stats()
 		res.Stats.add(&st)
 	}
-	// Straight into the result, one copy, each shard's storage released
-	// as soon as it is copied: the peak is the table plus one shard.
-	res.Flows = make([]Flow, 0, total)
-	if t.cfg.Summaries {
-		res.Summaries = make([]fsm.Summary, 0, total)
-	}
-	for _, s := range t.shards {
-		res.Flows = s.AppendLive(res.Flows)
-		if t.cfg.Summaries {
-			res.Summaries = s.appendSummaries(res.Summaries)
-		}
-		s.release()
+	res.order = make([]ref, 0, total)
+	for i, s := range t.shards {
+		res.order = s.appendRefs(res.order, i)
 	}
 	if t.evIn != nil {
 		close(t.evIn)
 		<-t.evDone
 	}
-	sortFlows(res.Flows, res.Summaries)
+	slices.SortFunc(res.order, func(a, b ref) int {
+		switch {
+		case a.id < b.id:
+			return -1
+		case a.id > b.id:
+			return 1
+		}
+		return 0
+	})
 	return res
 }
 
@@ -361,4 +432,9 @@ func (t *Table) mergeEvents() {
 		flush(slices.Min(marks), false)
 	}
 	flush(0, true)
+}
+
+// SegmentOf is the table's form of a decoded packet.
+func SegmentOf(p *assemble.Packet) Segment {
+	return Segment{Key: MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort), TS: p.TS, IPLen: p.IPLen, TCP: p.TCP}
 }

@@ -70,9 +70,9 @@ func (c *conv) closeFromClient() *conv {
 func runShard(t *testing.T, cfg *fsm.Config, pkts []assemble.Packet, now int64) ([]Flow, []Event, Stats) {
 	t.Helper()
 	s := NewShard(cfg, 0, true)
+	s.KeepAcct()
 	for i := range pkts {
-		p := &pkts[i]
-		s.Process(p, uint64(i+1), MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort).Hash())
+		s.processPacket(&pkts[i], uint64(i+1))
 	}
 	flows := s.Finish(now)
 	return flows, s.TakeEvents(nil), s.Stats()
@@ -176,8 +176,7 @@ func TestEarlyDropPrefersUnassured(t *testing.T) {
 	pkts = append(pkts, newConv(3, 3*sec).handshake().packets...)           // assured
 	pkts = append(pkts, newConv(4, 4*sec).add(true, fsm.SYN, 0).packets...) // table full: evicts port 2
 	for i := range pkts {
-		p := &pkts[i]
-		s.Process(p, uint64(i+1), MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort).Hash())
+		s.processPacket(&pkts[i], uint64(i+1))
 	}
 	flows := s.Finish(10 * sec)
 	var ports []uint16
@@ -227,7 +226,7 @@ func TestTableShardsAgree(t *testing.T) {
 	sortByTS(pkts)
 	run := func(shards int) (Result, []string) {
 		var evs []string
-		tb := New(Config{FSM: fsm.DefaultConfig(), Shards: shards, BatchSize: 7, OnEvents: func(es []Event) {
+		tb := New(Config{FSM: fsm.DefaultConfig(), Shards: shards, BatchSize: 7, Acct: true, OnEvents: func(es []Event) {
 			for _, e := range es {
 				evs = append(evs, fmt.Sprintf("%d %s %v %s", e.TS, e.Type, e.Flow.Key.SrcPort, e.Flow.Conn.State()))
 			}
@@ -240,12 +239,12 @@ func TestTableShardsAgree(t *testing.T) {
 	r1, e1 := run(1)
 	for _, n := range []int{2, 5} {
 		rn, en := run(n)
-		if len(r1.Flows) != len(rn.Flows) || !reflect.DeepEqual(r1.Stats, rn.Stats) {
-			t.Fatalf("%d shards: %d flows %+v; 1 shard: %d flows %+v", n, len(rn.Flows), rn.Stats, len(r1.Flows), r1.Stats)
+		if r1.Len() != rn.Len() || !reflect.DeepEqual(r1.Stats, rn.Stats) {
+			t.Fatalf("%d shards: %d flows %+v; 1 shard: %d flows %+v", n, rn.Len(), rn.Stats, r1.Len(), r1.Stats)
 		}
-		for i := range r1.Flows {
-			a, b := r1.Flows[i], rn.Flows[i]
-			a.hash, b.hash, a.prev, b.prev, a.next, b.next, a.list, b.list = 0, 0, 0, 0, 0, 0, 0, 0
+		for i := range r1.Len() {
+			a, _ := r1.At(i)
+			b, _ := rn.At(i)
 			if a != b {
 				t.Fatalf("%d shards: flow %d differs", n, i)
 			}
@@ -302,18 +301,20 @@ func BenchmarkTableAdd(b *testing.B) {
 func BenchmarkShardProcess(b *testing.B) {
 	cfg := fsm.DefaultConfig()
 	s := NewShard(&cfg, 0, false)
-	var pkts []assemble.Packet
+	var pkts []Segment
 	var hashes []uint64
 	for i := 0; i < 1024; i++ {
 		c := newConv(uint16(30000+i), sec).handshake()
 		for j := 0; j < 20; j++ {
 			c.add(j%2 == 0, fsm.ACK|fsm.PSH, 100)
 		}
-		pkts = append(pkts, c.packets...)
+		for k := range c.packets {
+			pkts = append(pkts, SegmentOf(&c.packets[k]))
+		}
 	}
 	for i := range pkts {
 		p := &pkts[i]
-		hashes = append(hashes, MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort).Hash())
+		hashes = append(hashes, p.Key.Hash())
 		s.Process(p, uint64(i), hashes[i])
 	}
 	b.ReportAllocs()

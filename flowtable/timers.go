@@ -31,19 +31,19 @@ func (t *timers) listFor(dur int64) uint8 {
 	return uint8(len(t.lists) - 1)
 }
 
-func (t *timers) unlink(flows []Flow, pos uint32) {
-	f := &flows[pos]
+func (t *timers) unlink(flows *slab[entry], pos uint32) {
+	f := flows.at(pos)
 	if f.list == unarmed {
 		return
 	}
 	l := &t.lists[f.list]
 	if f.prev != noFlow {
-		flows[f.prev].next = f.next
+		flows.at(f.prev).next = f.next
 	} else {
 		l.head = f.next
 	}
 	if f.next != noFlow {
-		flows[f.next].prev = f.prev
+		flows.at(f.next).prev = f.prev
 	} else {
 		l.tail = f.prev
 	}
@@ -51,16 +51,16 @@ func (t *timers) unlink(flows []Flow, pos uint32) {
 }
 
 // arm (re)sets pos to expire at now+dur, moving it to the tail of its list.
-func (t *timers) arm(flows []Flow, pos uint32, now, dur int64) {
+func (t *timers) arm(flows *slab[entry], pos uint32, now, dur int64) {
 	t.unlink(flows, pos)
 	li := t.listFor(dur)
 	l := &t.lists[li]
-	f := &flows[pos]
+	f := flows.at(pos)
 	f.Expires = now + dur
 	f.list = li
 	f.prev, f.next = l.tail, noFlow
 	if l.tail != noFlow {
-		flows[l.tail].next = pos
+		flows.at(l.tail).next = pos
 	} else {
 		l.head = pos
 	}

@@ -3,10 +3,11 @@ package flowtable
 import "testing"
 
 func TestTimersOrderAndUnlink(t *testing.T) {
-	flows := make([]Flow, 5)
-	for i := range flows {
-		flows[i] = Flow{prev: noFlow, next: noFlow, list: unarmed, live: true}
+	var slab slab[entry]
+	for range 5 {
+		*slab.at(slab.add()) = entry{prev: noFlow, next: noFlow, list: unarmed, live: true}
 	}
+	flows := &slab
 	var tm timers
 	tm.arm(flows, 0, 0, 10)
 	tm.arm(flows, 1, 1, 10)
@@ -17,7 +18,7 @@ func TestTimersOrderAndUnlink(t *testing.T) {
 		t.Fatalf("want 2 lists, got %d", len(tm.lists))
 	}
 	var order []uint32
-	for p := tm.lists[0].head; p != noFlow; p = flows[p].next {
+	for p := tm.lists[0].head; p != noFlow; p = flows.at(p).next {
 		order = append(order, p)
 	}
 	if want := []uint32{1, 3, 0}; !equalU32(order, want) {
@@ -25,14 +26,14 @@ func TestTimersOrderAndUnlink(t *testing.T) {
 	}
 	tm.unlink(flows, 3)
 	order = order[:0]
-	for p := tm.lists[0].head; p != noFlow; p = flows[p].next {
+	for p := tm.lists[0].head; p != noFlow; p = flows.at(p).next {
 		order = append(order, p)
 	}
 	if want := []uint32{1, 0}; !equalU32(order, want) {
 		t.Fatalf("after unlink %v, want %v", order, want)
 	}
-	if flows[0].Expires != 14 || flows[2].Expires != 7 {
-		t.Fatalf("expiry not set: %d %d", flows[0].Expires, flows[2].Expires)
+	if flows.at(0).Expires != 14 || flows.at(2).Expires != 7 {
+		t.Fatalf("expiry not set: %d %d", flows.at(0).Expires, flows.at(2).Expires)
 	}
 }
 

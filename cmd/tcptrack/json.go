@@ -69,15 +69,16 @@ type jsonSocket struct {
 }
 
 func writeJSON(w io.Writer, flows []flowtable.Flow, now int64) error {
-	return writeJSONSummaries(w, flows, nil, now)
+	return writeJSONList(w, flowSlice{flows: flows}, now)
 }
 
-// writeJSONSummaries adds, when sums (parallel to flows) is given, the
-// Zeek view and each direction's summary.
-func writeJSONSummaries(w io.Writer, flows []flowtable.Flow, sums []fsm.Summary, now int64) error {
+// writeJSONList adds, for flows that have summaries, the Zeek view and
+// each direction's summary.
+func writeJSONList(w io.Writer, flows flowList, now int64) error {
 	enc := json.NewEncoder(w)
-	for i := range flows {
-		f := &flows[i]
+	for i := range flows.Len() {
+		fl, s := flows.At(i)
+		f := &fl
 		k := &f.Key
 		st := f.Conn.Status()
 		cs, ss := f.Conn.Sockets()
@@ -100,8 +101,7 @@ func writeJSONSummaries(w io.Writer, flows []flowtable.Flow, sums []fsm.Summary,
 			LastSeen:  time.Unix(0, f.Last).UTC().Format(time.RFC3339Nano),
 			IdleSecs:  float64(max(now-f.Last, 0)) / 1e9,
 		}
-		if i < len(sums) {
-			s := &sums[i]
+		if s != nil {
 			j.Original.Summary = jsonSummary(s, fsm.Original)
 			j.Reply.Summary = jsonSummary(s, fsm.Reply)
 			j.Zeek = &jsonZeek{

@@ -338,7 +338,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 	viewOn := !o.events && !o.once && isTerminal(stdout)
 
 	lo := lineOpts{acct: o.acct, extended: o.extended}
-	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, TickEvery: int64(liveReadTimeout)}
+	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, TickEvery: int64(liveReadTimeout), Acct: true}
 	switch {
 	case o.events:
 		// One write per line: a pipe reader sees each change at once.
@@ -410,6 +410,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 	}
 	pst, pstErr := src.Stats()
 	res := l.table.Close(endNow)
+	flows := res.Flows()
 	if l.expIn != nil {
 		close(l.expIn)
 		<-l.exp.done
@@ -419,17 +420,17 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 		close(l.frames)
 		<-viewDone
 		term.restore()
-		outErr = l.view.printFinal(stdout, l.frame(endNow, res.Flows, pst))
+		outErr = l.view.printFinal(stdout, l.frame(endNow, flows, pst))
 	} else if !o.events || o.outputSet {
 		out := bufio.NewWriterSize(stdout, 1<<16)
 		ro := &readOptions{output: o.output, lineFlags: o.lineFlags}
-		outErr = writeFlows(out, stderr, ro, res.Flows, endNow)
+		outErr = writeFlows(out, stderr, ro, flows, endNow)
 		if ferr := out.Flush(); outErr == nil {
 			outErr = ferr
 		}
 	}
 	if l.exp != nil {
-		if eerr := l.exp.write(res.Flows, endNow); eerr != nil && outErr == nil {
+		if eerr := l.exp.write(flows, endNow); eerr != nil && outErr == nil {
 			outErr = eerr
 		}
 	}

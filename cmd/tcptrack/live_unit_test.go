@@ -453,7 +453,7 @@ func FuzzParseSize(f *testing.F) {
 func corpusFlows(t *testing.T, scenario string, now int64) []flowtable.Flow {
 	t.Helper()
 	recs := readAllRecords(t, filepath.Join("..", "..", "testdata", "pcaps", "kernel", scenario, "capture.pcap"))
-	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 1})
+	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 1, Acct: true})
 	dec := assemble.NewDecoder(assemble.DecoderConfig{})
 	var pkt assemble.Packet
 	for i := range recs {
@@ -461,7 +461,8 @@ func corpusFlows(t *testing.T, scenario string, now int64) []flowtable.Flow {
 			table.Add(&pkt)
 		}
 	}
-	return table.Close(now).Flows
+	res := table.Close(now)
+	return res.Flows()
 }
 
 // TestLiveViewRender: the screen for a known table (golden), rates from

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 )
 
 // Exit statuses scripts can rely on.
@@ -35,6 +36,23 @@ Run "tcptrack read --help" or "tcptrack live --help" for their flags.
 `
 
 func main() {
+	// TCPTRACK_CPUPROFILE=FILE writes a Go CPU profile of the whole run
+	// (go tool pprof FILE): how the performance figures in the README
+	// were broken down.
+	if path := os.Getenv("TCPTRACK_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "tcptrack: TCPTRACK_CPUPROFILE: %v\n", err)
+			os.Exit(exitUsage)
+		}
+		code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		pprof.StopCPUProfile()
+		f.Close()
+		os.Exit(code)
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -77,7 +77,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	out := bufio.NewWriterSize(stdout, 1<<16)
 	defer out.Flush()
 	lo := lineOpts{acct: o.acct, extended: o.extended}
-	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, Summaries: o.wantSummaries()}
+	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, Summaries: o.wantSummaries(), Acct: o.wantAcct()}
 	var zw *zeekWriter // -o zeek: ended flows get their records from DESTROY events
 	if o.output == "zeek" || o.output == "zeek-json" {
 		zw = newZeekWriter(out, o.output == "zeek-json", o.events)
@@ -204,11 +204,11 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	if zw != nil {
-		if err := zw.finish(res.Flows, res.Summaries, now); err != nil {
+		if err := zw.finish(&res, now); err != nil {
 			return err
 		}
 	} else if !o.events || o.outputSet {
-		if err := writeFlowsSummaries(out, stderr, o, res.Flows, res.Summaries, now); err != nil {
+		if err := writeFlowList(out, stderr, o, &res, now); err != nil {
 			return err
 		}
 	}
@@ -227,32 +227,55 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 }
 
 func writeFlows(out *bufio.Writer, stderr io.Writer, o *readOptions, flows []flowtable.Flow, now int64) error {
-	return writeFlowsSummaries(out, stderr, o, flows, nil, now)
+	return writeFlowList(out, stderr, o, flowSlice{flows: flows}, now)
 }
 
-// writeFlowsSummaries is writeFlows with the flows' summaries (parallel to
-// flows, or nil) for the outputs that show them.
-func writeFlowsSummaries(out *bufio.Writer, stderr io.Writer, o *readOptions, flows []flowtable.Flow, sums []fsm.Summary, now int64) error {
+// flowList is an ordered set of flows, each with its summary or nil: a
+// closed table's Result (read straight from the table), or a snapshot.
+type flowList interface {
+	Len() int
+	At(i int) (flowtable.Flow, *fsm.Summary)
+}
+
+// flowSlice is a flowList over copies; sums, when not nil, parallels flows.
+type flowSlice struct {
+	flows []flowtable.Flow
+	sums  []fsm.Summary
+}
+
+func (l flowSlice) Len() int { return len(l.flows) }
+
+func (l flowSlice) At(i int) (flowtable.Flow, *fsm.Summary) {
+	if i < len(l.sums) {
+		return l.flows[i], &l.sums[i]
+	}
+	return l.flows[i], nil
+}
+
+// writeFlowList is writeFlows for any flowList: the outputs that show
+// summaries use the flows' own.
+func writeFlowList(out *bufio.Writer, stderr io.Writer, o *readOptions, flows flowList, now int64) error {
 	switch o.output {
 	case "table":
-		return writeTableColumns(out, flows, sums, now, o.columns)
+		return writeTableColumns(out, flows, now, o.columns)
 	case "json":
-		return writeJSONSummaries(out, flows, sums, now)
+		return writeJSONList(out, flows, now)
 	case "zeek", "zeek-json":
 		zw := newZeekWriter(out, o.output == "zeek-json", false)
-		return zw.finish(flows, sums, now)
+		return zw.finish(flows, now)
 	}
 	lo := lineOpts{acct: o.acct, extended: o.extended}
 	var line []byte
-	for i := range flows {
-		line = appendConntrack(line[:0], &flows[i], now, lo)
+	for i := range flows.Len() {
+		f, _ := flows.At(i)
+		line = appendConntrack(line[:0], &f, now, lo)
 		line = append(line, '\n')
 		if _, err := out.Write(line); err != nil {
 			return err
 		}
 	}
 	// conntrack -L says this on stderr too; scripts read stdout only.
-	fmt.Fprintf(stderr, "tcptrack %s (conntrack-style): %d flow entries have been shown.\n", version, len(flows))
+	fmt.Fprintf(stderr, "tcptrack %s (conntrack-style): %d flow entries have been shown.\n", version, flows.Len())
 	return nil
 }
 

@@ -21,12 +21,13 @@ import (
 // conntrack state and flags, counters per direction and how long the flow
 // has been idle.
 func writeTable(w io.Writer, flows []flowtable.Flow, now int64) error {
-	return writeTableColumns(w, flows, nil, now, nil)
+	return writeTableColumns(w, flowSlice{flows: flows}, now, nil)
 }
 
-// writeTableColumns draws the chosen columns (nil: the defaults); sums,
-// parallel to flows, feeds the summary columns ("-" without them).
-func writeTableColumns(w io.Writer, flows []flowtable.Flow, sums []fsm.Summary, now int64, cols []tableColumn) error {
+// writeTableColumns draws the chosen columns (nil: the defaults); the
+// flows' summaries, when there are any, feed the summary columns ("-"
+// without them).
+func writeTableColumns(w io.Writer, flows flowList, now int64, cols []tableColumn) error {
 	if cols == nil {
 		cols, _ = parseColumns("")
 	}
@@ -40,15 +41,12 @@ func writeTableColumns(w io.Writer, flows []flowtable.Flow, sums []fsm.Summary, 
 	}
 	t.Header(header...)
 	row := make([]any, len(cols))
-	for i := range flows {
-		var s *fsm.Summary
-		if i < len(sums) {
-			s = &sums[i]
-		}
+	for i := range flows.Len() {
+		f, s := flows.At(i)
 		for j, c := range cols {
 			switch {
 			case c.flow != nil:
-				row[j] = c.flow(&flows[i], now)
+				row[j] = c.flow(&f, now)
 			case s != nil:
 				row[j] = c.sum(s)
 			default:

@@ -100,11 +100,11 @@ func (z *zeekWriter) record(f *flowtable.Flow, s *fsm.Summary) {
 
 // finish writes the live flows' records and the #close line, then what
 // was held.
-func (z *zeekWriter) finish(flows []flowtable.Flow, sums []fsm.Summary, now int64) error {
+func (z *zeekWriter) finish(flows flowList, now int64) error {
 	z.open(now)
-	for i := range flows {
-		if i < len(sums) {
-			z.record(&flows[i], &sums[i])
+	for i := range flows.Len() {
+		if f, s := flows.At(i); s != nil {
+			z.record(&f, s)
 		}
 	}
 	if !z.json {
