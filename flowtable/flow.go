@@ -21,18 +21,18 @@ type Flow struct {
 }
 
 // entry is a flow as the shard stores it: what the state machine, expiry and
-// lookup need, nothing else (168 bytes). Counters live in a parallel slab
-// kept only when asked for.
+// lookup need, nothing else (160 bytes). Counters live in a parallel slab
+// kept only when asked for. A free slot has ID 0 (packets count from 1).
 type entry struct {
 	Key        Key
 	Conn       fsm.Conn
 	ID         uint64
 	Last       int64
 	Expires    int64
-	prev, next uint32 // timer list links
-	list       uint8
-	live       bool
+	prev, next uint32 // timer list links (noFlow at the ends or when unarmed)
 }
+
+func (e *entry) live() bool { return e.ID != 0 }
 
 // acct is the optional per-flow accounting, parallel to the entries.
 type acct struct {

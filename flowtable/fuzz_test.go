@@ -131,7 +131,7 @@ func checkShard(s *Shard) error {
 	live := 0
 	for pos := range s.flows.len() {
 		f := s.flows.at(pos)
-		if !f.live {
+		if !f.live() {
 			continue
 		}
 		live++

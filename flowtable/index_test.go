@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+	"unsafe"
 )
 
 // TestIndexChurn checks the open-addressing index against a map under
@@ -54,5 +55,16 @@ func TestIndexChurn(t *testing.T) {
 		if !ok || got != pos || !reply {
 			t.Fatalf("find(reverse %v) = %d,%v,%v want %d reply", k, got, reply, ok, pos)
 		}
+	}
+}
+
+// TestEntrySize pins the per-flow storage: the README's memory figures
+// (and the 200-byte goal) rest on it.
+func TestEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(entry{}); n != 160 {
+		t.Errorf("entry is %d bytes, want 160", n)
+	}
+	if n := unsafe.Sizeof(acct{}); n != 40 {
+		t.Errorf("acct is %d bytes, want 40", n)
 	}
 }

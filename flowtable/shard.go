@@ -135,8 +135,8 @@ func (s *Shard) prefetchFlow(h uint64) {
 	}
 }
 
-// Process applies one segment; seq numbers packets in reading order, h is
-// the key's Hash (computed by the caller that picked the shard).
+// Process applies one segment; seq numbers packets in reading order from 1,
+// h is the key's Hash (computed by the caller that picked the shard).
 func (s *Shard) Process(p *Segment, seq, h uint64) {
 	s.stats.Segments++
 	pos, reply, ok := s.ix.find(&s.flows, &p.Key, h)
@@ -216,7 +216,7 @@ func (s *Shard) create(p *Segment, seq, h uint64) {
 	}
 	pos := s.alloc()
 	f := s.flows.at(pos)
-	*f = entry{Key: p.Key, Conn: c, ID: seq, Last: p.TS, prev: noFlow, next: noFlow, list: unarmed, live: true}
+	*f = entry{Key: p.Key, Conn: c, ID: seq, Last: p.TS, prev: noFlow, next: noFlow}
 	if s.keepAcct {
 		*s.acct.at(pos) = acct{Start: p.TS}
 	}
@@ -283,7 +283,7 @@ func (s *Shard) destroy(pos uint32, ts int64, seq uint64, why DestroyReason, h u
 	}
 	s.tm.unlink(&s.flows, pos)
 	s.ix.remove(pos, h)
-	*f = entry{list: unarmed}
+	*f = entry{prev: noFlow, next: noFlow}
 	s.free = append(s.free, pos)
 	s.count--
 }
@@ -338,7 +338,7 @@ func (s *Shard) expireAll(now int64) {
 	s.Sweep(now)
 	for pos := range s.flows.len() {
 		f := s.flows.at(pos)
-		if f.live && f.Expires <= now {
+		if f.live() && f.Expires <= now {
 			s.destroy(pos, f.Expires, 0, Expired, 0)
 		}
 	}
@@ -348,7 +348,7 @@ func (s *Shard) expireAll(now int64) {
 // AppendLive appends copies of the live flows to dst.
 func (s *Shard) AppendLive(dst []Flow) []Flow {
 	for pos := range s.flows.len() {
-		if s.flows.at(pos).live {
+		if s.flows.at(pos).live() {
 			dst = append(dst, s.flow(pos))
 		}
 	}
@@ -359,7 +359,7 @@ func (s *Shard) AppendLive(dst []Flow) []Flow {
 // straight from the slab.
 func (s *Shard) appendRefs(dst []ref, shard int) []ref {
 	for pos := range s.flows.len() {
-		if f := s.flows.at(pos); f.live {
+		if f := s.flows.at(pos); f.live() {
 			dst = append(dst, ref{id: f.ID, shard: uint32(shard), pos: pos})
 		}
 	}
@@ -385,7 +385,7 @@ func (s *Shard) Summaries() []fsm.Summary {
 
 func (s *Shard) appendSummaries(dst []fsm.Summary) []fsm.Summary {
 	for pos := range s.flows.len() {
-		if s.flows.at(pos).live {
+		if s.flows.at(pos).live() {
 			dst = append(dst, *s.sums.at(pos))
 		}
 	}

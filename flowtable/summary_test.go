@@ -153,13 +153,13 @@ func BenchmarkShardProcessSummaries(b *testing.B) {
 	for i := range pkts {
 		p := &pkts[i]
 		hashes = append(hashes, p.Key.Hash())
-		s.Process(p, uint64(i), hashes[i])
+		s.Process(p, uint64(i+1), hashes[i])
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		j := i % len(pkts)
-		s.Process(&pkts[j], uint64(i), hashes[j])
+		s.Process(&pkts[j], uint64(i+1), hashes[j])
 	}
 }
 

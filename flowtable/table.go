@@ -1,6 +1,7 @@
 package flowtable
 
 import (
+	"runtime/debug"
 	"slices"
 	"sort"
 	"sync"
@@ -382,6 +383,11 @@ func (t *Table) Close(now int64) Result {
 		}
 		st := s.Stats()
 		res.Stats.add(&st)
+	}
+	if total >= 1<<16 {
+		// The indexes are garbage now; hand their memory back before the
+		// order list takes about as much, or a big table's peak holds both.
+		debug.FreeOSMemory()
 	}
 	res.order = make([]ref, 0, total)
 	for i, s := range t.shards {

@@ -31,33 +31,40 @@ func (t *timers) listFor(dur int64) uint8 {
 	return uint8(len(t.lists) - 1)
 }
 
+// listOf finds the list pos heads (atHead) or ends: a flow keeps no list
+// number, since only a flow at an end of its list needs one, and lists are few.
+func (t *timers) listOf(pos uint32, atHead bool) int {
+	for i := range t.lists {
+		if atHead && t.lists[i].head == pos || !atHead && t.lists[i].tail == pos {
+			return i
+		}
+	}
+	return -1
+}
+
 func (t *timers) unlink(flows *slab[entry], pos uint32) {
 	f := flows.at(pos)
-	if f.list == unarmed {
-		return
-	}
-	l := &t.lists[f.list]
 	if f.prev != noFlow {
 		flows.at(f.prev).next = f.next
+	} else if li := t.listOf(pos, true); li >= 0 {
+		t.lists[li].head = f.next
 	} else {
-		l.head = f.next
+		return // not armed
 	}
 	if f.next != noFlow {
 		flows.at(f.next).prev = f.prev
 	} else {
-		l.tail = f.prev
+		t.lists[t.listOf(pos, false)].tail = f.prev
 	}
-	f.prev, f.next, f.list = noFlow, noFlow, unarmed
+	f.prev, f.next = noFlow, noFlow
 }
 
 // arm (re)sets pos to expire at now+dur, moving it to the tail of its list.
 func (t *timers) arm(flows *slab[entry], pos uint32, now, dur int64) {
 	t.unlink(flows, pos)
-	li := t.listFor(dur)
-	l := &t.lists[li]
+	l := &t.lists[t.listFor(dur)]
 	f := flows.at(pos)
 	f.Expires = now + dur
-	f.list = li
 	f.prev, f.next = l.tail, noFlow
 	if l.tail != noFlow {
 		flows.at(l.tail).next = pos
@@ -66,5 +73,3 @@ func (t *timers) arm(flows *slab[entry], pos uint32, now, dur int64) {
 	}
 	l.tail = pos
 }
-
-const unarmed = 255
