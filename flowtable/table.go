@@ -14,7 +14,7 @@ import (
 // Config sets up a Table.
 type Config struct {
 	FSM       fsm.Config
-	Shards    int // goroutines owning a part of the table each (min 1)
+	Shards    int // goroutines owning a part of the table each (min 1; with 1, the caller of Add tracks too)
 	MaxFlows  int // size limit over all shards (0: none)
 	BatchSize int // segments handed over at once (default 1024)
 	// OnEvents, when set, receives conntrack events in the order they
@@ -116,9 +116,15 @@ func New(cfg Config) *Table {
 			s.KeepAcct()
 		}
 		t.shards = append(t.shards, s)
+		t.filling = append(t.filling, nil)
+		if cfg.Shards == 1 {
+			// One shard: the producer tracks too. A hand-off to one other
+			// goroutine would only pipeline reading and tracking, which
+			// is what more shards are for.
+			break
+		}
 		ch := make(chan *batch, 2)
 		t.in = append(t.in, ch)
-		t.filling = append(t.filling, nil)
 		t.wg.Add(1)
 		go t.run(i, s, ch)
 	}
@@ -128,35 +134,51 @@ func New(cfg Config) *Table {
 func (t *Table) run(i int, s *Shard, ch <-chan *batch) {
 	defer t.wg.Done()
 	for b := range ch {
-		// Prefetch two stages ahead: the index slot for item j+2d, then
-		// (the slot now cached) the flow for item j+d.
-		const d = 4
-		items := b.items
-		for j := 0; j < min(2*d, len(items)); j++ {
-			s.prefetchSlot(items[j].hash)
-		}
-		for j := range items {
-			if j+2*d < len(items) {
-				s.prefetchSlot(items[j+2*d].hash)
-			}
-			if j+d < len(items) {
-				s.prefetchFlow(items[j+d].hash)
-			}
-			it := &items[j]
-			s.Process(&it.seg, it.seq, it.hash)
-		}
-		s.Sweep(b.through)
-		t.active[i].Store(int64(s.Len()))
-		if b.snap != nil {
-			b.snap <- shardSnap{s.Snapshot(), s.Summaries()}
-			b.snap = nil
-		}
-		if t.evIn != nil {
-			t.evIn <- evBatch{shard: i, events: s.TakeEvents(nil), watermark: b.through}
-		}
-		b.items = b.items[:0]
-		t.free <- b
+		t.process(i, s, b)
 	}
+}
+
+// process applies a batch to its shard, then expires what is due, answers
+// a snapshot request and passes events on.
+func (t *Table) process(i int, s *Shard, b *batch) {
+	// Prefetch two stages ahead: the index slot for item j+2d, then (the
+	// slot now cached) the flow for item j+d.
+	const d = 4
+	items := b.items
+	for j := 0; j < min(2*d, len(items)); j++ {
+		s.prefetchSlot(items[j].hash)
+	}
+	for j := range items {
+		if j+2*d < len(items) {
+			s.prefetchSlot(items[j+2*d].hash)
+		}
+		if j+d < len(items) {
+			s.prefetchFlow(items[j+d].hash)
+		}
+		it := &items[j]
+		s.Process(&it.seg, it.seq, it.hash)
+	}
+	s.Sweep(b.through)
+	t.active[i].Store(int64(s.Len()))
+	if b.snap != nil {
+		b.snap <- shardSnap{s.Snapshot(), s.Summaries()}
+		b.snap = nil
+	}
+	if t.evIn != nil {
+		t.evIn <- evBatch{shard: i, events: s.TakeEvents(nil), watermark: b.through}
+	}
+	b.items = b.items[:0]
+	t.free <- b
+}
+
+// handOver passes a filled batch to shard si's goroutine, or with one
+// shard, processes it here.
+func (t *Table) handOver(si int, b *batch) {
+	if t.in == nil {
+		t.process(si, t.shards[si], b)
+		return
+	}
+	t.in[si] <- b
 }
 
 // Add hands one decoded segment to its shard. p is copied.
@@ -211,7 +233,7 @@ func (t *Table) send(si int) {
 	}
 	b.through = t.clock
 	t.filling[si] = nil
-	t.in[si] <- b
+	t.handOver(si, b)
 }
 
 // Tick tells every shard that capture time has reached now, handing over
@@ -254,7 +276,7 @@ func (t *Table) snapshot(now int64) ([]Flow, []fsm.Summary) {
 		b.through = t.clock
 		b.snap = ch
 		t.filling[si] = nil
-		t.in[si] <- b
+		t.handOver(si, b)
 	}
 	var flows []Flow
 	var sums []fsm.Summary
@@ -369,7 +391,9 @@ func (t *Table) Close(now int64) Result {
 	t.clock = now
 	for si := range t.shards {
 		t.send(si)
-		close(t.in[si])
+		if t.in != nil {
+			close(t.in[si])
+		}
 	}
 	t.wg.Wait()
 	res := Result{shards: t.shards}

@@ -64,15 +64,20 @@ func trackingUsage() string {
       --max-retrans N      retransmissions before the 300 s timeout (nf_conntrack_tcp_max_retrans, default 3)
       --timeout NAME=SECS  override a timeout; repeatable. NAME: %s
       --max-flows N        table size limit; when full, flows that are not ASSURED are evicted
-                           first, as the kernel's early drop (default %d)
-      --shards N           table shards, one goroutine each (default GOMAXPROCS = %d)
-`, strings.Join(fsm.TimeoutNames(), " "), defaultMaxFlows, runtime.GOMAXPROCS(0))
+                           first, as the kernel's early drop (default %d; %d when the
+                           output keeps summaries: -o json, zeek, zeek-json)
+      --shards N           table shards, one goroutine each beside the reader; 1 = the reader
+                           tracks too, on one core (default GOMAXPROCS = %d)
+`, strings.Join(fsm.TimeoutNames(), " "), defaultMaxFlows, defaultMaxFlowsSummaries, runtime.GOMAXPROCS(0))
 }
 
-// defaultMaxFlows keeps a full table under 1 GiB of peak RSS: a 10 M SYN
-// flood at this limit peaked at 922 MB (about 670 bytes per flow all told:
-// the 216-byte Flow, slab growth, GC headroom and the final listing's copy).
-const defaultMaxFlows = 1 << 20
+// The default --max-flows keeps a full table near 1 GiB of peak RSS: a flow
+// costs about 190 bytes all told (160-byte entry, index, output order), 40
+// more with counters; -o json and zeek keep a 672-byte summary per flow too.
+const (
+	defaultMaxFlows          = 1 << 22
+	defaultMaxFlowsSummaries = 1 << 20
+)
 
 type readOptions struct {
 	output    string
@@ -111,9 +116,10 @@ func addLineFlags(fs *flag.FlagSet, o *lineFlags) {
 // tracking holds the flags read and live share: the kernel sysctl
 // equivalents and the table's shape.
 type tracking struct {
-	fsm      fsm.Config
-	maxFlows int
-	shards   int
+	fsm         fsm.Config
+	maxFlows    int
+	maxFlowsSet bool
+	shards      int
 }
 
 // addTrackingFlags registers --loose/--no-loose, --liberal, --max-retrans,
@@ -146,7 +152,14 @@ func addTrackingFlags(fs *flag.FlagSet, o *tracking) func() {
 		}
 		return o.fsm.Timeouts.Set(name, time.Duration(s*float64(time.Second)))
 	})
-	fs.IntVar(&o.maxFlows, "max-flows", defaultMaxFlows, "")
+	fs.Func("max-flows", "", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("--max-flows takes a number, not %q", v)
+		}
+		o.maxFlows, o.maxFlowsSet = n, true
+		return nil
+	})
 	fs.IntVar(&o.shards, "shards", o.shards, "")
 	return func() {
 		if noLoose {
@@ -235,6 +248,9 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	}
 	if o.maxFlows < 0 {
 		return nil, usagef("read: --max-flows must not be negative")
+	}
+	if !o.maxFlowsSet && o.wantSummaries() {
+		o.maxFlows = defaultMaxFlowsSummaries
 	}
 	if columns != "" {
 		cols, err := parseColumns(columns)
