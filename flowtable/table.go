@@ -138,25 +138,34 @@ func (t *Table) run(i int, s *Shard, ch <-chan *batch) {
 	}
 }
 
+// prefetchFrom is the shard size from which prefetching pays: below it the
+// index and flows mostly sit in the CPU caches already.
+const prefetchFrom = 1 << 14
+
 // process applies a batch to its shard, then expires what is due, answers
 // a snapshot request and passes events on.
 func (t *Table) process(i int, s *Shard, b *batch) {
-	// Prefetch two stages ahead: the index slot for item j+2d, then (the
-	// slot now cached) the flow for item j+d.
-	const d = 4
 	items := b.items
-	for j := 0; j < min(2*d, len(items)); j++ {
-		s.prefetchSlot(items[j].hash)
-	}
-	for j := range items {
-		if j+2*d < len(items) {
-			s.prefetchSlot(items[j+2*d].hash)
+	if s.Len() < prefetchFrom {
+		for j := range items {
+			s.Process(&items[j].seg, items[j].seq, items[j].hash)
 		}
-		if j+d < len(items) {
-			s.prefetchFlow(items[j+d].hash)
+	} else {
+		// Prefetch two stages ahead: the index slot for item j+2d, then
+		// (the slot now cached) the flow for item j+d.
+		const d = 4
+		for j := 0; j < min(2*d, len(items)); j++ {
+			s.prefetchSlot(items[j].hash)
 		}
-		it := &items[j]
-		s.Process(&it.seg, it.seq, it.hash)
+		for j := range items {
+			if j+2*d < len(items) {
+				s.prefetchSlot(items[j+2*d].hash)
+			}
+			if j+d < len(items) {
+				s.prefetchFlow(items[j+d].hash)
+			}
+			s.Process(&items[j].seg, items[j].seq, items[j].hash)
+		}
 	}
 	s.Sweep(b.through)
 	t.active[i].Store(int64(s.Len()))
