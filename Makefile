@@ -50,14 +50,25 @@ kerneltest: deps
 	$(GO) test -count=1 -run 'TestKernel' ./fsm -kernel
 
 # Every fuzz target of every package (go test -list finds them), each for
-# FUZZTIME: make fuzz FUZZTIME=10m FUZZPARALLEL=1 for a long run.
+# FUZZTIME: make fuzz FUZZTIME=10m FUZZPARALLEL=1 for a long run. A run that
+# fails with only "context deadline exceeded" and writes no failing input is
+# Go's fuzz-coordinator shutdown race (go.dev/issue/75804, fixed in Go 1.27),
+# not a finding: it is reported and the next target runs.
 FUZZTIME     ?= 20s
 FUZZPARALLEL ?=
 fuzz: deps
-	@for pkg in $$($(GO) list ./...); do \
+	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for pkg in $$($(GO) list ./...); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$t ($$pkg) for $(FUZZTIME)"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $(if $(FUZZPARALLEL),-parallel $(FUZZPARALLEL)) $$pkg || exit 1; \
+	    if $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $(if $(FUZZPARALLEL),-parallel $(FUZZPARALLEL)) $$pkg >$$log 2>&1; then \
+	      tail -3 $$log; \
+	    elif grep -q 'context deadline exceeded' $$log && ! grep -q -e 'Failing input written' -e 'panic:' -e 'hung or terminated' $$log; then \
+	      tail -4 $$log; \
+	      echo "warning: $$t: Go's fuzz shutdown race (go.dev/issue/75804), no failing input: not a finding"; \
+	    else \
+	      cat $$log; exit 1; \
+	    fi; \
 	  done; \
 	done
 
