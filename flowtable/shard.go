@@ -108,7 +108,8 @@ func (s *Shard) flow(pos uint32) Flow {
 	return makeFlow(s.flows.at(pos), a)
 }
 
-func (s *Shard) count1(pos uint32, dir fsm.Dir, ipLen uint32) {
+// account adds a packet of ipLen bytes to the flow's counters, when kept.
+func (s *Shard) account(pos uint32, dir fsm.Dir, ipLen uint32) {
 	if s.keepAcct {
 		a := s.acct.at(pos)
 		a.Packets[dir]++
@@ -177,11 +178,11 @@ func (s *Shard) Process(p *Segment, seq, h uint64) {
 		s.stats.Accepted++
 		if r.Refresh {
 			s.tm.arm(&s.flows, pos, p.TS, int64(r.Timeout))
-			s.count1(pos, dir, p.IPLen)
+			s.account(pos, dir, p.IPLen)
 		}
 	case fsm.Kill:
 		s.stats.Accepted++
-		s.count1(pos, dir, p.IPLen)
+		s.account(pos, dir, p.IPLen)
 		s.destroy(pos, p.TS, seq, Killed, h)
 		return
 	case fsm.Reopen:
@@ -227,7 +228,7 @@ func (s *Shard) create(p *Segment, seq, h uint64) {
 	}
 	if r.Refresh {
 		s.tm.arm(&s.flows, pos, p.TS, int64(r.Timeout))
-		s.count1(pos, fsm.Original, p.IPLen)
+		s.account(pos, fsm.Original, p.IPLen)
 	}
 	if s.keepSums {
 		sum := s.sums.at(pos)

@@ -139,28 +139,7 @@ func BenchmarkShardProcessSummaries(b *testing.B) {
 	cfg := fsm.DefaultConfig()
 	s := NewShard(&cfg, 0, false)
 	s.KeepSummaries()
-	var pkts []Segment
-	var hashes []uint64
-	for i := 0; i < 1024; i++ {
-		c := newConv(uint16(30000+i), sec).handshake()
-		for j := 0; j < 20; j++ {
-			c.add(j%2 == 0, fsm.ACK|fsm.PSH, 100)
-		}
-		for k := range c.packets {
-			pkts = append(pkts, SegmentOf(&c.packets[k]))
-		}
-	}
-	for i := range pkts {
-		p := &pkts[i]
-		hashes = append(hashes, p.Key.Hash())
-		s.Process(p, uint64(i+1), hashes[i])
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		j := i % len(pkts)
-		s.Process(&pkts[j], uint64(i+1), hashes[j])
-	}
+	benchShard(b, s)
 }
 
 // TestSortFlowsWithSummaries: the in-place permutation keeps each summary
