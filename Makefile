@@ -33,14 +33,14 @@ test: deps vet
 
 # Regenerate the kernel corpus (root, network namespaces): make corpus SEED=42
 corpus: deps
-	$(GO) run ./testdata/gen -out $(CORPUS) -seed $(SEED)
+	$(GO) run ./tools/corpusgen -out $(CORPUS) -seed $(SEED)
 
 # One fresh differential round: a new corpus from a random seed, compared
 # flow for flow with the kernel.
 difftest: deps
 	@dir=$$(mktemp -d /tmp/tcptrack-corpus.XXXXXX); \
 	echo "fresh kernel corpus in $$dir (seed $(SEED))"; \
-	$(GO) run ./testdata/gen -out $$dir -seed $(SEED) && \
+	$(GO) run ./tools/corpusgen -out $$dir -seed $(SEED) && \
 	TCPTRACK_CORPUS=$$dir $(GO) test -count=1 -run 'TestKernel' ./cmd/tcptrack; \
 	rc=$$?; [ $$rc -eq 0 ] && rm -rf $$dir || echo "kept $$dir for inspection"; exit $$rc
 
