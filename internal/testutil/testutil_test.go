@@ -161,3 +161,43 @@ func TestRootAndShared(t *testing.T) {
 		t.Errorf("Shared = %s, %v", dir, ok)
 	}
 }
+
+// TestEveryTestPackageTakesUpdate: go test ./... -update passes -update to
+// every test binary, and one that does not define it fails; so every
+// package with tests imports this one.
+func TestEveryTestPackageTakesUpdate(t *testing.T) {
+	root := Root(t)
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != root {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil && path != root {
+			return filepath.SkipDir // another module (examples/…)
+		}
+		tests, _ := filepath.Glob(filepath.Join(path, "*_test.go"))
+		if len(tests) == 0 || filepath.Base(path) == "testutil" {
+			return nil
+		}
+		for _, f := range tests {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			if strings.Contains(string(b), `"github.com/tcptrack/tcptrack/internal/testutil"`) {
+				return nil
+			}
+		}
+		rel, _ := filepath.Rel(root, path)
+		t.Errorf("%s: no test file imports internal/testutil, so go test ./... -update fails there", rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
