@@ -108,12 +108,14 @@ func (s *Shard) flow(pos uint32) Flow {
 	return makeFlow(s.flows.at(pos), a)
 }
 
-// account adds a packet of ipLen bytes to the flow's counters, when kept.
-func (s *Shard) account(pos uint32, dir fsm.Dir, ipLen uint32) {
+// account adds a packet of ipLen bytes with TCP flags fl to the flow's
+// counters, when kept.
+func (s *Shard) account(pos uint32, dir fsm.Dir, ipLen uint32, fl fsm.Flags) {
 	if s.keepAcct {
 		a := s.acct.at(pos)
 		a.Packets[dir]++
 		a.Bytes[dir] += uint64(ipLen)
+		a.Flags[dir] |= fl
 	}
 }
 
@@ -178,11 +180,11 @@ func (s *Shard) Process(p *Segment, seq, h uint64) {
 		s.stats.Accepted++
 		if r.Refresh {
 			s.tm.arm(&s.flows, pos, p.TS, int64(r.Timeout))
-			s.account(pos, dir, p.IPLen)
+			s.account(pos, dir, p.IPLen, p.TCP.Flags)
 		}
 	case fsm.Kill:
 		s.stats.Accepted++
-		s.account(pos, dir, p.IPLen)
+		s.account(pos, dir, p.IPLen, p.TCP.Flags)
 		s.destroy(pos, p.TS, seq, Killed, h)
 		return
 	case fsm.Reopen:
@@ -228,7 +230,7 @@ func (s *Shard) create(p *Segment, seq, h uint64) {
 	}
 	if r.Refresh {
 		s.tm.arm(&s.flows, pos, p.TS, int64(r.Timeout))
-		s.account(pos, fsm.Original, p.IPLen)
+		s.account(pos, fsm.Original, p.IPLen, p.TCP.Flags)
 	}
 	if s.keepSums {
 		sum := s.sums.at(pos)
