@@ -22,6 +22,11 @@ type Stats struct {
 	Reopened uint64
 	Evicted  uint64
 	Active   uint64 // flows in the table at the end
+
+	// Packets and Bytes sum what the flows' counters counted, per
+	// direction, ended flows included (kept with Config.Acct).
+	Packets [2]uint64
+	Bytes   [2]uint64
 }
 
 func (s *Stats) add(o *Stats) {
@@ -36,6 +41,10 @@ func (s *Stats) add(o *Stats) {
 	s.Reopened += o.Reopened
 	s.Evicted += o.Evicted
 	s.Active += o.Active
+	for d := range s.Packets {
+		s.Packets[d] += o.Packets[d]
+		s.Bytes[d] += o.Bytes[d]
+	}
 }
 
 // Segment is one decoded TCP segment as the table takes it: its tuple as a
@@ -116,6 +125,8 @@ func (s *Shard) account(pos uint32, dir fsm.Dir, ipLen uint32, fl fsm.Flags) {
 		a.Packets[dir]++
 		a.Bytes[dir] += uint64(ipLen)
 		a.Flags[dir] |= fl
+		s.stats.Packets[dir]++
+		s.stats.Bytes[dir] += uint64(ipLen)
 	}
 }
 

@@ -43,6 +43,7 @@ type batch struct {
 	items   []item
 	through int64            // capture time up to which the producer has read
 	snap    chan<- shardSnap // when set, the shard answers with a copy of its flows
+	census  chan<- Census    // when set, the shard answers with its counts
 }
 
 // shardSnap is one shard's copy of its live flows and, when kept, their
@@ -172,6 +173,10 @@ func (t *Table) process(i int, s *Shard, b *batch) {
 	if b.snap != nil {
 		b.snap <- shardSnap{s.Snapshot(), s.Summaries()}
 		b.snap = nil
+	}
+	if b.census != nil {
+		b.census <- s.census()
+		b.census = nil
 	}
 	if t.evIn != nil {
 		t.evIn <- evBatch{shard: i, events: s.TakeEvents(nil), watermark: b.through}
