@@ -92,6 +92,7 @@ type readOptions struct {
 	noTrack   bool
 	filter    string
 	tracking
+	ipfixFlags
 	files []string
 }
 
@@ -207,6 +208,7 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	fs.StringVar(&o.filter, "f", "", "")
 	fs.StringVar(&o.filter, "filter", "", "")
 	finishTracking := addTrackingFlags(fs, &o.tracking)
+	addIPFIXFlags(fs, &o.ipfixFlags, false)
 	help := false
 	fs.BoolVar(&help, "h", false, "")
 	fs.BoolVar(&help, "help", false, "")
@@ -230,10 +232,13 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 		args = rest[1:]
 	}
 	if help {
-		fmt.Fprintf(stderr, readUsage, defaultColumns, trackingUsage())
+		fmt.Fprintf(stderr, readUsage, defaultColumns, trackingUsage()+"\n"+ipfixUsage)
 		return nil, errHelp
 	}
 	finishTracking()
+	if err := o.ipfixFlags.check("read"); err != nil {
+		return nil, err
+	}
 	if len(filterWords) > 0 {
 		if o.filter != "" {
 			return nil, usagef("read: a filter given both with --filter and as arguments")
@@ -307,7 +312,7 @@ func isDigits(s string) bool {
 // wantSummaries reports whether the output needs each flow's summary.
 // wantAcct says whether the output shows per-flow counters or start times.
 func (o *readOptions) wantAcct() bool {
-	return o.acct || o.output == "table" || o.output == "json"
+	return o.acct || o.output == "table" || o.output == "json" || o.ipfixFlags.on()
 }
 
 func (o *readOptions) wantSummaries() bool {

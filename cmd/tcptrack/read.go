@@ -98,6 +98,13 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			}
 		}
 	}
+	fx, err := openFlowExport(&o.ipfixFlags, false, stderr)
+	if err != nil {
+		return err
+	}
+	if fx != nil {
+		cfg.OnEvents = fx.chain(cfg.OnEvents)
+	}
 	table := flowtable.New(cfg)
 	dec := assemble.NewDecoder(assemble.DecoderConfig{})
 
@@ -201,6 +208,11 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if ferr := filter.Err(); ferr != nil {
 			// Records of those link types were counted as filtered out.
 			fmt.Fprintf(stderr, "tcptrack: warning: filter %q: %v\n", o.filter, ferr)
+		}
+	}
+	if fx != nil {
+		if err := fx.finish(&res); err != nil {
+			return err
 		}
 	}
 	if zw != nil {
