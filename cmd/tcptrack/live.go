@@ -351,7 +351,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 		var line []byte
 		cfg.OnEvents = func(evs []flowtable.Event) {
 			for i := range evs {
-				line = appendEvent(line[:0], &evs[i], lo, o.eventStamps)
+				line = appendEventLine(line[:0], &evs[i], o.output, lo, o.eventStamps)
 				line = append(line, '\n')
 				if _, werr := stdout.Write(line); werr != nil {
 					// A closed pipe (head, less quitting): stop as tcpdump does.

@@ -92,7 +92,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				if !o.events {
 					continue
 				}
-				line = appendEvent(line[:0], &evs[i], lo, o.eventStamps)
+				line = appendEventLine(line[:0], &evs[i], o.output, lo, o.eventStamps)
 				line = append(line, '\n')
 				out.Write(line)
 			}
