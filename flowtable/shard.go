@@ -71,6 +71,7 @@ type Shard struct {
 	stats    Stats
 
 	recordEvents bool
+	destroyOnly  bool // record DESTROY events only
 	events       []Event
 
 	// acct and sums, when kept, parallel flows: each flow's counters and
@@ -86,6 +87,11 @@ type Shard struct {
 func NewShard(cfg *fsm.Config, maxFlows int, events bool) *Shard {
 	return &Shard{cfg: cfg, maxFlows: maxFlows, ix: newIndex(), recordEvents: events}
 }
+
+// DestroyEventsOnly makes a shard that records events record only DESTROY
+// events: what a consumer of ended flows needs, without the cost of a NEW
+// and several UPDATEs per connection.
+func (s *Shard) DestroyEventsOnly() { s.destroyOnly = true }
 
 // KeepAcct makes the shard keep each flow's start time and packet and byte
 // counters (Flow.Start, Packets, Bytes). Call it before the first Process.
@@ -206,7 +212,7 @@ func (s *Shard) Process(p *Segment, seq, h uint64) {
 		s.Process(p, seq, h)
 		return
 	}
-	if r.Events != 0 && s.recordEvents {
+	if r.Events != 0 && s.recordEvents && !s.destroyOnly {
 		s.events = append(s.events, Event{Type: EventUpdate, TS: p.TS, Seq: seq, Changes: r.Events, Flow: s.flow(pos)})
 	}
 }
@@ -251,7 +257,7 @@ func (s *Shard) create(p *Segment, seq, h uint64) {
 	s.ix.insert(pos, h)
 	s.count++
 	s.stats.Created++
-	if s.recordEvents {
+	if s.recordEvents && !s.destroyOnly {
 		s.events = append(s.events, Event{Type: EventNew, TS: p.TS, Seq: seq, Flow: s.flow(pos)})
 	}
 }

@@ -20,6 +20,8 @@ type Config struct {
 	// OnEvents, when set, receives conntrack events in the order they
 	// happened (capture time, then packet order), from one goroutine.
 	OnEvents func([]Event)
+	// DestroyEventsOnly hands OnEvents the DESTROY events only.
+	DestroyEventsOnly bool
 	// TickEvery is how far capture time may advance before every shard is
 	// handed what it has, so that expiry and event order keep up even for
 	// quiet shards (default 1 s).
@@ -115,6 +117,9 @@ func New(cfg Config) *Table {
 		}
 		if cfg.Acct {
 			s.KeepAcct()
+		}
+		if cfg.DestroyEventsOnly {
+			s.DestroyEventsOnly()
 		}
 		t.shards = append(t.shards, s)
 		t.filling = append(t.filling, nil)

@@ -39,7 +39,9 @@ Output:
       --extended           conntrack lines with the "ipv4     2 " prefix (conntrack -o extended)
       --acct               packets=N bytes=N after each tuple (nf_conntrack_acct=1)
   -e, --events             print conntrack -E style [NEW]/[UPDATE]/[DESTROY] lines while replaying
-                           (the final table is then printed only if -o is given)
+                           (the final table is then printed only if -o is given); with -o json,
+                           one JSON object per event: the -o json fields, "event", "time" and,
+                           for DESTROY, "reason"; the final table's objects follow, without "event"
       --event-timestamps   prefix events with [seconds.micros] like conntrack -E -o timestamp (default true)
       --now TIME           take the table at TIME: Unix seconds (fraction allowed) or RFC 3339;
                            packets stamped after it are not applied (default: the last packet's time)

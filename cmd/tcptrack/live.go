@@ -55,7 +55,9 @@ Output:
       --extended           conntrack lines with the "ipv4     2 " prefix (conntrack -o extended)
       --acct               packets=N bytes=N after each tuple (nf_conntrack_acct=1)
   -e, --events             stream conntrack -E style [NEW]/[UPDATE]/[DESTROY] lines, one write
-                           per line (the final table is then printed only if -o is given)
+                           per line (the final table is then printed only if -o is given); with
+                           -o json, one JSON object per event (the -o json fields, "event", "time",
+                           "reason" for DESTROY)
       --event-timestamps   prefix events with [seconds.micros] like conntrack -E -o timestamp (default true)
       --export FILE        write the state table to FILE atomically (temporary file, rename)
                            every --every and at exit; format from -o, else from the extension:
@@ -377,6 +379,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 	if l.scale != nil && l.scale.fx != nil {
 		cfg.OnEvents = l.scale.fx.chain(cfg.OnEvents)
 	}
+	cfg.DestroyEventsOnly = !o.events // the view and IPFIX need ended flows only
 	l.table = flowtable.New(cfg)
 
 	if o.write != "" {

@@ -105,6 +105,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if fx != nil {
 		cfg.OnEvents = fx.chain(cfg.OnEvents)
 	}
+	cfg.DestroyEventsOnly = !o.events // Zeek records and IPFIX need ended flows only
 	table := flowtable.New(cfg)
 	dec := assemble.NewDecoder(assemble.DecoderConfig{})
 
