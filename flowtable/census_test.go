@@ -1,6 +1,7 @@
 package flowtable
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/tcptrack/tcptrack/assemble"
@@ -66,5 +67,33 @@ func TestCensus(t *testing.T) {
 			t.Errorf("%d shards: the test traffic made no two-way flows: %+v", shards, c)
 		}
 		tb.Close(last)
+	}
+}
+
+// BenchmarkCensus is what one metrics scrape costs the table: a census of
+// 256 Ki established flows (one op; see ns/flow).
+func BenchmarkCensus(b *testing.B) {
+	const flows = 1 << 18
+	for _, shards := range []int{1, 2} {
+		b.Run(map[int]string{1: "shards=1", 2: "shards=2"}[shards], func(b *testing.B) {
+			tb := New(Config{FSM: fsm.DefaultConfig(), Shards: shards, Acct: true})
+			var p assemble.Packet
+			for i := range flows {
+				p = assemble.Packet{TS: sec, IPLen: 40, Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dst: server,
+					TCP: fsm.Segment{SrcPort: 40000, DstPort: 80, Flags: fsm.ACK, Window: 65535, Seq: 1, Ack: 1}}
+				tb.Add(&p)
+			}
+			if c := tb.Census(sec); c.Flows != flows {
+				b.Fatalf("census of %d flows, want %d", c.Flows, flows)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				tb.Census(sec)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/flows, "ns/flow")
+			tb.Close(sec)
+		})
 	}
 }

@@ -272,6 +272,8 @@ func (e *flowExport) finish(flows flowList) error {
 			e.errs = append(e.errs, err)
 		}
 	}
+	st := e.stats()
+	fmt.Fprintf(e.stderr, "tcptrack: IPFIX: %d records in %d messages (%d bytes) sent\n", st.Records, st.Messages, st.Bytes)
 	if n := e.dropped.Load(); n > 0 {
 		fmt.Fprintf(e.stderr, "tcptrack: warning: IPFIX: %d records dropped: the collector connection could not keep up\n", n)
 	}
