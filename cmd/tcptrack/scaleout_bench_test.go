@@ -16,19 +16,22 @@ import (
 
 // benchCapture is the capture the scale-out benchmarks replay:
 // TCPTRACK_BENCH_PCAP, else the 10 M-packet synthetic capture bench.sh
-// caches (go run ./testdata/synth -packets 10000000), else the kernel
+// caches (go run ./tools/synth -packets 10000000), else the kernel
 // corpus's random capture.
 func benchCapture(b *testing.B) string {
 	if p := os.Getenv("TCPTRACK_BENCH_PCAP"); p != "" {
 		return p
 	}
-	for _, p := range []string{"/tmp/tcptrack-bench/synth-mix-seed1-10000000.pcap", "/tmp/tt13-bench/synth-mix-seed1-10000000.pcap"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	if p := "/tmp/tcptrack-bench/synth-mix-seed1-10000000.pcap"; fileExists(p) {
+		return p
 	}
 	b.Logf("no 10 M-packet capture cached (see testdata/bench/bench.sh); using the kernel corpus's random capture")
 	return filepath.Join("..", "..", "testdata", "pcaps", "kernel", "random", "capture.pcap")
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // cpuTime is the process's user+system CPU time so far.
