@@ -1,9 +1,12 @@
 package ipfix
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
 	"testing"
+
+	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
 // FuzzRoundTrip: whatever record is encoded decodes to the same record,
@@ -33,11 +36,20 @@ func FuzzRoundTrip(f *testing.F) {
 	})
 }
 
+// decodeSeeds are FuzzDecode's seed corpus (testdata/fuzz/FuzzDecode,
+// kept by TestDecodeSeeds): messages as tcptrack sends them.
+func decodeSeeds(t testing.TB) []testutil.Seed {
+	var seeds []testutil.Seed
+	for i, m := range encodeAll(t, testRecords, 300) {
+		seeds = append(seeds, testutil.Seed{Name: fmt.Sprintf("message-%d", i), Data: m})
+	}
+	return seeds
+}
+
+func TestDecodeSeeds(t *testing.T) { testutil.SeedCorpus(t, "FuzzDecode", decodeSeeds(t)) }
+
 // FuzzDecode: any bytes give records or an error, never a panic.
 func FuzzDecode(f *testing.F) {
-	for _, m := range encodeAll(f, testRecords, 300) {
-		f.Add(m)
-	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		d := NewDecoder()
 		d.Decode(msg, nil)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
 var testRecords = []Record{
@@ -121,6 +124,20 @@ func TestWireFormat(t *testing.T) {
 	if got != want {
 		t.Errorf("wire format\n got %s\nwant %s", got, want)
 	}
+}
+
+// TestGoldenMessages pins whole messages (both templates, IPv4 and IPv6
+// data sets, the state texts) as a hex dump: testdata/messages.hex.
+func TestGoldenMessages(t *testing.T) {
+	var b strings.Builder
+	for i, m := range encodeAll(t, testRecords, 400) {
+		fmt.Fprintf(&b, "# message %d, %d bytes\n", i, len(m))
+		for off := 0; off < len(m); off += 16 {
+			b.WriteString(hex.EncodeToString(m[off:min(off+16, len(m))]))
+			b.WriteByte('\n')
+		}
+	}
+	testutil.Golden(t, filepath.Join("testdata", "messages.hex"), []byte(b.String()))
 }
 
 func TestSequenceNumbers(t *testing.T) {

@@ -7,11 +7,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	tt "github.com/tcptrack/tcptrack/internal/testutil"
 )
 
 var sample = &Sample{
@@ -64,6 +69,17 @@ tcptrack_capture_dropped_packets_total{where="kernel"} 2
 	if err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", err, problems)
 	}
+}
+
+// TestExposition pins the whole text a scrape of tcptrack's collector
+// gives for the sample (testdata/metrics.golden): names, help, types,
+// labels.
+func TestExposition(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewCollector(func(context.Context) (*Sample, error) { return sample, nil }, time.Second))
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	tt.Golden(t, filepath.Join("testdata", "metrics.golden"), []byte(get(t, srv.URL, 200)))
 }
 
 // TestHandler: /metrics answers in the text format, and a source that
