@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# Whole-process benchmark: tcptrack against tcpdump, tshark and tcptrace on
-# the same capture, in the same run, round-robin so background load hits
-# every tool alike. See testdata/bench/RESULTS.md.
+# Whole-process benchmark: tcptrack against tcpdump, argus, softflowd,
+# nfpcapd, tshark and tcptrace on the same capture, in the same run,
+# round-robin so background load hits every tool alike. Wall and CPU time
+# are both reported, each also as a ratio to tcpdump's run of the same round
+# (CPU time is the stable figure on a shared machine). See
+# testdata/bench/RESULTS.md.
 #
 #   testdata/bench/bench.sh [FILE]   time every tool on FILE (default: a
 #                                    cached synthetic capture, see SIZE/SEED)
 #   testdata/bench/bench.sh rss      tcptrack's peak RSS per tracked flow on
-#                                    SYN-only captures (FLOWS flows each)
+#                                    SYN-only captures (FLOWS flows each),
+#                                    without and with summaries (-o json)
+#   testdata/bench/bench.sh stages [FILE]
+#                                    CPU profile of tcptrack read on FILE,
+#                                    split into stages (read, decode, key and
+#                                    hash, batching, table, fsm, output ...)
 #
 # Environment:
 #   RUNS=5          runs per tool (medians are reported)
+#   TOOLS=all       comma-separated subset of: tcptrack,tcptrack-1shard,
+#                   tcptrack-notrack,tcpdump,argus,softflowd,nfpcapd,tshark,tcptrace
+#                   (tcpdump is always run: it is the reference)
 #   SIZE=default    default (10 M packets) or small (100 K) for the generated capture
 #   SEED=1          generator seed
 #   CAP=600         per-run time limit in seconds; a capped tool shows ">600 s"
@@ -19,6 +30,8 @@
 #   CACHE=/tmp/tcptrack-bench  generated captures and binaries (kept between runs)
 #   TCPTRACK=path   use this binary instead of building ./cmd/tcptrack
 #   OUT=path        Markdown copy (default testdata/bench/last-run.md, last-rss.md)
+#   SOFTFLOWD_MAX=16777216   softflowd -m: more than any capture's flows, so
+#                   none is expired early for room
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,6 +42,8 @@ SEED=${SEED:-1}
 CAP=${CAP:-600}
 MEMCAP=${MEMCAP:-12000}
 FLOWS=${FLOWS:-"1000000 10000000"}
+TOOLS=${TOOLS:-all}
+SOFTFLOWD_MAX=${SOFTFLOWD_MAX:-16777216}
 CACHE=${CACHE:-/tmp/tcptrack-bench}
 mkdir -p "$CACHE"
 notes=()
@@ -84,8 +99,9 @@ works() { timeout 60 "$@" >/dev/null 2>"$CACHE/smoke.err" </dev/null; }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) exit; print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-# run1 NAME CMD...: one timed run; appends "wall rss_kib cpu" to $CACHE/NAME.times,
-# or writes the failure to $CACHE/NAME.fail.
+# run1 NAME CMD...: one timed run; appends "wall rss_kib cpu round" to
+# $CACHE/NAME.times ($round is the round-robin pass), or writes the failure
+# to $CACHE/NAME.fail.
 run1() {
 	local name=$1 t0 t1 rc
 	shift
@@ -100,7 +116,7 @@ run1() {
 	timeout -k 5 "$CAP" /usr/bin/time -f '%M %U %S' -o "$CACHE/$name.rss" "${limit[@]}" "$@" >/dev/null 2>"$CACHE/$name.err" </dev/null || rc=$?
 	t1=$EPOCHREALTIME
 	case $rc in
-	0) tail -1 "$CACHE/$name.rss" | awk -v a="$t0" -v b="$t1" '{printf "%.4f %d %.2f\n", b-a, $1, $2+$3}' >>"$CACHE/$name.times" ;;
+	0) tail -1 "$CACHE/$name.rss" | awk -v a="$t0" -v b="$t1" -v r="${round:-0}" '{printf "%.4f %d %.2f %d\n", b-a, $1, $2+$3, r}' >>"$CACHE/$name.times" ;;
 	124 | 137) echo ">$CAP s" >"$CACHE/$name.fail" ;;
 	*) echo "failed (exit $rc: $(grep -v '^Command exited' "$CACHE/$name.err" | head -1 | cut -c1-80))" >"$CACHE/$name.fail" ;;
 	esac
@@ -185,65 +201,94 @@ else
 	esac
 fi
 out=${OUT:-$here/last-run.md}
-need tcpdump tcpdump || true
+need tcpdump tcpdump || die "tcpdump is the reference every ratio is taken against"
 packets=$(count_packets "$file")
 [ -n "$packets" ] && [ "$packets" -gt 0 ] || die "cannot count the packets in $file"
 
+want() { [ "$TOOLS" = all ] || [[ ",$TOOLS," == *",$1,"* ]]; }
+
 # Tools in table order: name|label|command. Each is smoke-tested first.
 tools=()
-if [ -n "$tcptrack" ]; then
-	if works "$tcptrack" read -o conntrack "$smoke"; then
-		tools+=("tcptrack|tcptrack read -o conntrack|$tcptrack read -o conntrack $file")
-		tools+=("tcptrack-1shard|tcptrack read --shards 1 -o conntrack|$tcptrack read --shards 1 -o conntrack $file")
-		if works "$tcptrack" read --no-track "$smoke"; then
-			tools+=("tcptrack-notrack|tcptrack read --no-track (records only)|$tcptrack read --no-track $file")
-		else
-			note "tcptrack --no-track row skipped: not supported by this build ($(head -1 "$CACHE/smoke.err"))"
-		fi
-	else
-		note "tcptrack rows skipped: it fails on a 1000-packet capture: $(head -1 "$CACHE/smoke.err")"
+# add NAME LABEL CMD...: a row, if selected and the command works on the
+# 1000-packet capture (the same command with the smoke capture in place of
+# the file).
+add() {
+	local name=$1 label=$2
+	shift 2
+	want "$name" || [ "$name" = tcpdump ] || return 0
+	local smoke_cmd=("${@//$file/$smoke}")
+	if [ "$name" = nfpcapd ]; then rm -rf "$CACHE/nfpcapd.d" && mkdir -p "$CACHE/nfpcapd.d"; fi
+	if ! works "${smoke_cmd[@]}"; then
+		note "$label skipped: it fails on a 1000-packet capture: $(head -1 "$CACHE/smoke.err")"
+		return 0
 	fi
+	tools+=("$name|$label|$*")
+}
+if [ -n "$tcptrack" ]; then
+	shards=$(nproc)
+	add tcptrack "tcptrack read -o conntrack ($shards shards = GOMAXPROCS)" "$tcptrack" read -o conntrack "$file"
+	add tcptrack-1shard "tcptrack read --shards 1 -o conntrack" "$tcptrack" read --shards 1 -o conntrack "$file"
+	add tcptrack-notrack "tcptrack read --no-track (records only)" "$tcptrack" read --no-track "$file"
 fi
-if command -v tcpdump >/dev/null; then
-	tools+=("tcpdump|tcpdump -r FILE -w /dev/null|tcpdump -r $file -w /dev/null")
+add tcpdump "tcpdump -r FILE -w /dev/null" tcpdump -r "$file" -w /dev/null
+if want argus && need argus argus-server; then
+	add argus "argus -r FILE -w /dev/null" argus -r "$file" -w /dev/null
 fi
-if need tshark tshark; then
-	tools+=("tshark|tshark -n -r FILE -q -z conv,tcp|tshark -n -r $file -q -z conv,tcp")
+if want softflowd && need softflowd softflowd; then
+	# NetFlow v9 so that IPv6 flows are tracked too; exported to a local
+	# port nobody listens on (the datagrams are built and sent all the same).
+	add softflowd "softflowd -r FILE -m $SOFTFLOWD_MAX -v 9 -n 127.0.0.1:9" softflowd -r "$file" -m "$SOFTFLOWD_MAX" -v 9 -n 127.0.0.1:9
 fi
-if need tcptrace tcptrace; then
-	tools+=("tcptrace|tcptrace -n FILE|tcptrace -n $file")
+if want nfpcapd && need nfpcapd nfdump; then
+	add nfpcapd "nfpcapd -r FILE -w DIR (nfdump flow files)" nfpcapd -r "$file" -w "$CACHE/nfpcapd.d"
 fi
-[ ${#tools[@]} -gt 0 ] || die "nothing to run"
+if want tshark && need tshark tshark; then
+	add tshark "tshark -n -r FILE -q -z conv,tcp" tshark -n -r "$file" -q -z conv,tcp
+fi
+if want tcptrace && need tcptrace tcptrace; then
+	add tcptrace "tcptrace -n FILE" tcptrace -n "$file"
+fi
+[ ${#tools[@]} -gt 1 ] || die "nothing to run beside tcpdump"
 
 # Page the file in once so every tool reads from memory, not disk.
 cat "$file" >/dev/null
 for t in "${tools[@]}"; do rm -f "$CACHE/${t%%|*}".{times,fail}; done
-for i in $(seq "$RUNS"); do
+for round in $(seq "$RUNS"); do
 	for t in "${tools[@]}"; do
 		IFS='|' read -r name label cmd <<<"$t"
-		echo "bench: run $i/$RUNS: $label" >&2
+		echo "bench: run $round/$RUNS: $label" >&2
+		if [ "$name" = nfpcapd ]; then
+			# A fresh output directory each run, emptied outside the timing.
+			rm -rf "$CACHE/nfpcapd.d" && mkdir -p "$CACHE/nfpcapd.d"
+		fi
 		# shellcheck disable=SC2086 # cmd is a word list we built; paths have no spaces
 		run1 "$name" $cmd
 	done
 done
+rm -rf "$CACHE/nfpcapd.d"
 
-base="" base_lo=""
-if [ -s "$CACHE/tcptrack.times" ]; then
-	base=$(awk '{print $1}' "$CACHE/tcptrack.times" | median)
-	base_lo=$(awk '{print $1}' "$CACHE/tcptrack.times" | sort -g | head -1)
-fi
+# ratios NAME REF COL: the median, min and max over rounds of NAME's column
+# COL (1 wall, 3 CPU) divided by REF's in the same round.
+ratios() {
+	[ -s "$CACHE/$1.times" ] && [ -s "$CACHE/$2.times" ] || return 0
+	awk -v c="$3" 'NR == FNR { ref[$4] = $c; next } ($4 in ref) && ref[$4] > 0 { print $c / ref[$4] }' \
+		"$CACHE/$2.times" "$CACHE/$1.times" | sort -g |
+		awk '{a[NR] = $1} END { if (NR == 0) exit; m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+			if (NR == 1) printf "%.2f\n", m; else printf "%.2f (%.2f–%.2f)\n", m, a[1], a[NR] }'
+}
 {
 	echo "## Whole-process timings: $(basename "$file")"
 	echo
-	echo "- capture: \`$file\`, $packets packets, $(du -m "$file" | cut -f1) MiB, read from the page cache; $RUNS runs per tool, interleaved; median wall time; limits per run: ${CAP} s, and ${MEMCAP} MiB address space for the non-Go tools"
+	echo "- capture: \`$file\`, $packets packets, $(du -m "$file" | cut -f1) MiB, read from the page cache; $RUNS runs per tool, interleaved (round-robin); limits per run: ${CAP} s, and ${MEMCAP} MiB address space for the non-Go tools"
 	header
+	echo "- wall: shell clock around the process; CPU: user + system time of the process (GNU time); ratios: each run divided by tcpdump's (or tcptrack's) run of the same round, median (min–max) over the rounds"
 	echo
-	echo "| tool | median wall s | min–max s | packets/s | vs tcptrack (medians) | vs tcptrack (best runs) | CPU s (median) | peak RSS MiB |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| tool | median wall s | min–max s | packets/s | wall ÷ tcpdump | CPU s (median) | CPU ÷ tcpdump | wall ÷ tcptrack | CPU ÷ tcptrack | peak RSS MiB |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for t in "${tools[@]}"; do
 		IFS='|' read -r name label cmd <<<"$t"
 		if [ -e "$CACHE/$name.fail" ]; then
-			echo "| \`$label\` | $(cat "$CACHE/$name.fail") | | | | | | |"
+			echo "| \`$label\` | $(cat "$CACHE/$name.fail") | | | | | | | | |"
 			continue
 		fi
 		wall=$(awk '{print $1}' "$CACHE/$name.times" | median)
@@ -251,14 +296,15 @@ fi
 		hi=$(awk '{print $1}' "$CACHE/$name.times" | sort -g | tail -1)
 		rss=$(awk '{print $2}' "$CACHE/$name.times" | median)
 		cpu=$(awk '{print $3}' "$CACHE/$name.times" | median)
+		wt=$(ratios "$name" tcpdump 1) ct=$(ratios "$name" tcpdump 3)
+		wk=$(ratios "$name" tcptrack 1) ck=$(ratios "$name" tcptrack 3)
+		[ "$name" = tcpdump ] && wt="1" ct="1"
+		[ "$name" = tcptrack ] && wk="1" ck="1"
+		# Only the median of the ratios to tcptrack: the ranges are in the tcpdump columns.
 		awk -v label="$label" -v w="$wall" -v lo="$lo" -v hi="$hi" -v p="$packets" -v r="$rss" -v c="$cpu" \
-			-v b="$base" -v blo="$base_lo" -v self="$([ "$name" = tcptrack ] && echo 1)" '
-			function vs(t, ref) {
-				if (self) return "baseline"
-				if (ref == "") return "n/a"
-				return t >= ref ? sprintf("%.1f× slower", t / ref) : sprintf("%.1f× faster", ref / t)
-			}
-			BEGIN { printf "| `%s` | %.3f | %.3f–%.3f | %.2f M | %s | %s | %.2f | %.0f |\n", label, w, lo, hi, p / w / 1e6, vs(w, b), vs(lo, blo), c, r / 1024 }'
+			-v wt="${wt:-n/a}" -v ct="${ct:-n/a}" -v wk="${wk%% *}" -v ck="${ck%% *}" '
+			BEGIN { printf "| `%s` | %.3f | %.3f–%.3f | %.2f M | %s | %.2f | %s | %s | %s | %.0f |\n",
+				label, w, lo, hi, p / w / 1e6, wt, c, ct, (wk == "" ? "n/a" : wk), (ck == "" ? "n/a" : ck), r / 1024 }'
 	done
 	if [ ${#notes[@]} -gt 0 ]; then
 		echo
