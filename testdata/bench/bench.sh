@@ -27,9 +27,12 @@
 #   MEMCAP=12000    address-space limit in MiB for tcpdump/tshark/tcptrace, so a
 #                   tool that wants more fails alone instead of starving the host
 #   FLOWS="1000000 10000000"   rss mode: flow counts
+#   RSS_OUTPUTS="conntrack json"  rss mode: outputs measured (json keeps summaries)
 #   CACHE=/tmp/tcptrack-bench  generated captures and binaries (kept between runs)
 #   TCPTRACK=path   use this binary instead of building ./cmd/tcptrack
-#   OUT=path        Markdown copy (default testdata/bench/last-run.md, last-rss.md)
+#   OUT=path        Markdown copy (default testdata/bench/last-run.md, last-rss.md,
+#                   last-stages.md)
+#   SHARDS="1 2"    stages mode: the --shards values profiled
 #   SOFTFLOWD_MAX=16777216   softflowd -m: more than any capture's flows, so
 #                   none is expired early for room
 set -euo pipefail
@@ -139,50 +142,152 @@ header() {
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- rss mode
+# Peak RSS per flow over SYN-only captures, for each output in RSS_OUTPUTS:
+# conntrack (no summaries) and json (a summary and counters per flow).
 if [ "${1:-}" = rss ] || [ "${1:-}" = --rss ]; then
 	[ -n "$tcptrack" ] || die "rss mode needs tcptrack"
 	works "$tcptrack" read -o conntrack "$smoke" || die "tcptrack fails on $smoke: $(head -3 "$CACHE/smoke.err")"
 	RUNS=${RSS_RUNS:-1}
 	out=${OUT:-$here/last-rss.md}
 	rm -f "$CACHE"/rss-*.times "$CACHE"/rss-*.fail
-	# Baseline: the process with a near-empty table.
 	base_file=$(synth synflood 1000)
-	for i in $(seq "$RUNS"); do run1 rss-base "$tcptrack" read -o conntrack "$base_file"; done
-	base=$(awk '{print $2}' "$CACHE/rss-base.times" | median)
 	: >"$out.rows"
-	prev_n="" prev_rss=""
-	for n in $FLOWS; do
-		f=$(synth synflood "$n")
-		maxf=$((n + n / 8 + 1024))
-		for i in $(seq "$RUNS"); do
-			run1 "rss-$n" "$tcptrack" read --max-flows "$maxf" -o conntrack "$f"
+	bases=""
+	for o in ${RSS_OUTPUTS:-conntrack json}; do
+		# Baseline: the process with a near-empty table, same output.
+		for i in $(seq "$RUNS"); do run1 "rss-$o-base" "$tcptrack" read -o "$o" "$base_file"; done
+		base=$(awk '{print $2}' "$CACHE/rss-$o-base.times" | median)
+		bases="$bases -o $o: $((base / 1024)) MiB;"
+		prev_n="" prev_rss=""
+		for n in $FLOWS; do
+			f=$(synth synflood "$n")
+			maxf=$((n + n / 8 + 1024))
+			for i in $(seq "$RUNS"); do
+				run1 "rss-$o-$n" "$tcptrack" read --max-flows "$maxf" -o "$o" "$f"
+			done
+			lines=$(timeout -k 5 "$CAP" "$tcptrack" read --max-flows "$maxf" -o "$o" "$f" 2>/dev/null | wc -l || true)
+			mib=$(du -m "$f" | cut -f1)
+			if [ -e "$CACHE/rss-$o-$n.fail" ]; then
+				echo "| \`-o $o\` | $n | $mib | $(cat "$CACHE/rss-$o-$n.fail") | | | | |" >>"$out.rows"
+				continue
+			fi
+			wall=$(awk '{print $1}' "$CACHE/rss-$o-$n.times" | median)
+			rss=$(awk '{print $2}' "$CACHE/rss-$o-$n.times" | median)
+			awk -v o="$o" -v n="$n" -v mib="$mib" -v w="$wall" -v r="$rss" -v b="$base" -v l="$lines" 'BEGIN {
+				printf "| `-o %s` | %d | %d | %.2f | %.2f M | %.0f | %.0f bytes | %d |\n", o, n, mib, w, n/w/1e6, r/1024, (r-b)*1024/n, l }' >>"$out.rows"
+			if [ -n "$prev_n" ]; then
+				notes+=("-o $o: marginal cost from $prev_n to $n flows: $(awk -v a="$prev_rss" -v b="$rss" -v na="$prev_n" -v nb="$n" 'BEGIN {printf "%.0f", (b-a)*1024/(nb-na)}') bytes/flow")
+			fi
+			prev_n=$n prev_rss=$rss
 		done
-		lines=$(timeout -k 5 "$CAP" "$tcptrack" read --max-flows "$maxf" -o conntrack "$f" 2>/dev/null | wc -l || true)
-		mib=$(du -m "$f" | cut -f1)
-		if [ -e "$CACHE/rss-$n.fail" ]; then
-			echo "| $n | $mib | $(cat "$CACHE/rss-$n.fail") | | | | |" >>"$out.rows"
-			continue
-		fi
-		wall=$(awk '{print $1}' "$CACHE/rss-$n.times" | median)
-		rss=$(awk '{print $2}' "$CACHE/rss-$n.times" | median)
-		awk -v n="$n" -v mib="$mib" -v w="$wall" -v r="$rss" -v b="$base" -v l="$lines" 'BEGIN {
-			printf "| %d | %d | %.2f | %.2f M | %.0f | %.0f bytes | %d |\n", n, mib, w, n/w/1e6, r/1024, (r-b)*1024/n, l }' >>"$out.rows"
-		if [ -n "$prev_n" ]; then
-			notes+=("marginal cost from $prev_n to $n flows: $(awk -v a="$prev_rss" -v b="$rss" -v na="$prev_n" -v nb="$n" 'BEGIN {printf "%.0f", (b-a)*1024/(nb-na)}') bytes/flow")
-		fi
-		prev_n=$n prev_rss=$rss
 	done
 	{
 		echo "## tcptrack memory per tracked flow (SYN-only captures, all flows in SYN_SENT at the end)"
 		echo
 		header
-		echo "- command: \`tcptrack read --max-flows N+N/8 -o conntrack FILE >/dev/null\` (the flows are printed from the table in place; the peak includes a 16-byte order record per flow); baseline RSS with 1000 flows: $((base / 1024)) MiB"
+		echo "- command: \`tcptrack read --max-flows N+N/8 -o OUTPUT FILE >/dev/null\`; \`-o conntrack\` keeps no summaries, \`-o json\` keeps a summary and counters per flow; the flows are printed from the table in place; baseline RSS with 1000 flows:$bases RSS − baseline is divided by the flows"
 		echo
-		echo "| flows | capture MiB | wall s | flows/s | peak RSS MiB | (RSS − baseline) / flows | lines printed |"
-		echo "|---:|---:|---:|---:|---:|---:|---:|"
+		echo "| output | flows | capture MiB | wall s | flows/s | peak RSS MiB | (RSS − baseline) / flows | lines printed |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 		cat "$out.rows"
 		echo
 		for n in "${notes[@]}"; do echo "- $n"; done
+	} >"$out"
+	rm -f "$out.rows"
+	cat "$out"
+	exit 0
+fi
+
+# ---------------------------------------------------------------- stages mode
+# A CPU profile of whole runs (TCPTRACK_CPUPROFILE), each sample put in one
+# stage by the innermost frame of its stack that a rule below names, and in
+# one goroutine kind by the outermost frames: the reading goroutine (main),
+# the shard workers, or the Go runtime (GC, scheduler). Stage costs are per
+# packet of the capture.
+if [ "${1:-}" = stages ]; then
+	[ -n "$tcptrack" ] || die "stages mode needs tcptrack"
+	shift
+	if [ $# -ge 1 ]; then file=$1; else file=$(synth mix 10000000); fi
+	[ -r "$file" ] || die "cannot read $file"
+	out=${OUT:-$here/last-stages.md}
+	packets=$(count_packets "$file")
+	cat "$file" >/dev/null
+	: >"$out.rows"
+	for shards in ${SHARDS:-1 2}; do
+		prof="$CACHE/stages-$shards.pprof"
+		rm -f "$CACHE/stages-$shards".{times,fail}
+		round=1
+		TCPTRACK_CPUPROFILE=$prof run1 "stages-$shards" "$tcptrack" read --shards "$shards" -o conntrack "$file"
+		[ -e "$CACHE/stages-$shards.fail" ] && die "tcptrack --shards $shards: $(cat "$CACHE/stages-$shards.fail")"
+		read -r wall _ cpu _ <"$CACHE/stages-$shards.times"
+		go tool pprof -traces "$tcptrack" "$prof" 2>/dev/null | awk -v pk="$packets" -v shards="$shards" -v wall="$wall" -v cpu="$cpu" '
+		function val(s) { # "10ms", "1.20s", "500us"
+			if (s ~ /ms$/) return substr(s, 1, length(s) - 2) / 1e3
+			if (s ~ /us$/) return substr(s, 1, length(s) - 2) / 1e6
+			if (s ~ /ns$/) return substr(s, 1, length(s) - 2) / 1e9
+			return substr(s, 1, length(s) - 1) + 0
+		}
+		# The stage of one frame, or "" to look further out.
+		function stage(f) {
+			# A sample taken while sysmon preempts a long-running goroutine
+			# (every 10 ms) belongs to the code it interrupted.
+			if (f ~ /^runtime\.asyncPreempt/) return ""
+			if (f ~ /^(internal\/runtime\/syscall|syscall\.|internal\/poll|os\.\(\*File\)\.(Read|Write))/) return "syscall"
+			if (f ~ /(\(\*Reader\)\.|bufio\.\(\*Reader\)|\(\*Merger\)|mmap|\(\*mergedSource\)|\(\*fileSource\)|recordSource)/) return "read: records"
+			if (f ~ /(\(\*Decoder\)\.|assemble\.parseOptions|assemble\.checksum|fragTable)/) return "decode"
+			if (f ~ /(flowtable\.MakeKey|Key\.Hash|flowtable\.endpointHash|flowtable\.mix|netip\.Addr\.As16|KeyOf|hashOf)/) return "key and hash"
+			if (f ~ /^github.com\/tcptrack\/tcptrack\/fsm\./) return "fsm (state machines)"
+			if (f ~ /(\(\*Table\)\.(Add|send|handOver|Tick)|runtime\.(chansend|chanrecv|selectgo)|\(\*Pipeline\)|\(\*batch)/) return "batching and hand-off"
+			if (f ~ /(flowtable\.\(\*(Shard|shard|index|timers|slab)|flowtable\.prefetch|Key\.Reverse|type:\.eq\.|memeqbody|\(\*Table\)\.process|census)/) return "table (lookup, insert, expiry)"
+			if (f ~ /(^main\.(append|write|format|zeek|json|conn)|bufio\.\(\*Writer\)|\(\*Result\)|\(\*Table\)\.Close|slices\.|sort\.|output\.)/) return "output (close, order, format)"
+			if (f ~ /^main\.cmdRead/) return "read loop (clamp, counters)"
+			if (f ~ /^runtime\./) return "runtime (GC, scheduler, memory)"
+			return ""
+		}
+		function flush(   i, st, g) {
+			if (n == 0) return
+			st = ""
+			for (i = 1; i <= n && st == ""; i++) st = stage(fr[i])
+			g = "runtime"
+			for (i = n; i >= 1; i--) {
+				if (fr[i] ~ /^main\.main$/) { g = "reader"; break }
+				if (fr[i] ~ /(\(\*Table\)\.run|\(\*shard\)\.run|\.worker)/) { g = "shards"; break }
+			}
+			if (st == "syscall") {
+				st = "runtime (GC, scheduler, memory)"
+				for (i = 1; i <= n; i++) {
+					if (fr[i] ~ /(\(\*Reader\)|bufio\.\(\*Reader\))/) { st = "read: read(2)"; break }
+					if (fr[i] ~ /(bufio\.\(\*Writer\)|^main\.write)/) { st = "output (close, order, format)"; break }
+				}
+			}
+			if (st == "") st = "other"
+			t[st] += v; tg[st, g] += v; gt[g] += v; total += v
+			n = 0
+		}
+		/^-+\+-+/ { flush(); next }
+		/^ +[0-9.]+(ms|s|us|ns) +/ && n == 0 { v = val($1); $1 = ""; sub(/^ +/, ""); sub(/ \(inline\)$/, ""); fr[++n] = $0; next }
+		n > 0 && /^ +[^ ]/ { sub(/^ +/, ""); sub(/ \(inline\)$/, ""); fr[++n] = $0; next }
+		END {
+			flush()
+			printf "### --shards %d: wall %.2f s, CPU %.2f s (profiled %.2f s), %.0f ns CPU per packet\n\n", shards, wall, cpu, total, cpu / pk * 1e9
+			print "| stage | CPU s (profiled) | share | ns per packet | on the reading goroutine | on shard goroutines | runtime |"
+			print "|---|---:|---:|---:|---:|---:|---:|"
+			split("read: read(2)|read: records|read loop (clamp, counters)|decode|key and hash|batching and hand-off|table (lookup, insert, expiry)|fsm (state machines)|output (close, order, format)|runtime (GC, scheduler, memory)|other", order, "|")
+			for (k = 1; k in order; k++) {
+				st = order[k]
+				if (!(st in t)) continue
+				printf "| %s | %.2f | %.1f %% | %.1f | %.2f | %.2f | %.2f |\n", st, t[st], 100 * t[st] / total, t[st] / pk * 1e9, tg[st, "reader"], tg[st, "shards"], tg[st, "runtime"]
+			}
+			printf "| **all** | %.2f | 100 %% | %.1f | %.2f | %.2f | %.2f |\n\n", total, total / pk * 1e9, gt["reader"], gt["shards"], gt["runtime"]
+		}' >>"$out.rows"
+	done
+	{
+		echo "## Where tcptrack read spends its CPU: $(basename "$file")"
+		echo
+		echo "- capture: \`$file\`, $packets packets; command: \`TCPTRACK_CPUPROFILE=P tcptrack read --shards N -o conntrack FILE >/dev/null\`, profile split by \`testdata/bench/bench.sh stages\` (go tool pprof -traces; each sample goes to the stage of the innermost frame a rule names, and to the goroutine its stack starts in)"
+		header
+		echo
+		cat "$out.rows"
 	} >"$out"
 	rm -f "$out.rows"
 	cat "$out"
