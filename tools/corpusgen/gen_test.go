@@ -349,3 +349,54 @@ func TestCommittedCorpus(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanBig(t *testing.T) {
+	b := bigOpts{conns: 5000, rate: 1000}
+	maxIdle := 100
+	plans := planBig(scenarioRNG(1, "random-big"), b, maxIdle)
+	again := planBig(scenarioRNG(1, "random-big"), b, maxIdle)
+	if len(plans) != b.conns {
+		t.Fatalf("%d plans, want %d", len(plans), b.conns)
+	}
+	idle := 0
+	for i, p := range plans {
+		if p != again[i] {
+			t.Fatalf("plan %d differs between runs with one seed: %+v, %+v", i, p, again[i])
+		}
+		if i > 0 && p.start < plans[i-1].start {
+			t.Fatalf("plan %d starts before plan %d", i, i-1)
+		}
+		if p.start < 0 || p.start >= 5*time.Second {
+			t.Fatalf("plan %d starts at %v, outside the 5 s window", i, p.start)
+		}
+		if p.port < bigPortBase || p.port >= bigPortBase+bigPorts {
+			t.Fatalf("plan %d on server port %d", i, p.port)
+		}
+		if p.kind == kindIdle {
+			idle++
+		}
+	}
+	if idle != maxIdle {
+		t.Fatalf("%d idle connections, want the cap %d", idle, maxIdle)
+	}
+	if want := (connPlan{kind: kindRefused, port: bigPortBase}).serverPort(); want != randomClosedPort {
+		t.Fatalf("a refused connection dials port %d, want the closed port %d", want, randomClosedPort)
+	}
+}
+
+func TestBigScenarioOptIn(t *testing.T) {
+	has := func(o *options) bool {
+		for _, sc := range allScenarios(o) {
+			if sc.name == "random-big" {
+				return true
+			}
+		}
+		return false
+	}
+	if has(&options{randomConns: 10}) {
+		t.Fatal("random-big is in the default corpus")
+	}
+	if !has(&options{randomConns: 10, big: bigOpts{conns: 1000, rate: 100}}) {
+		t.Fatal("-big-conns does not add random-big")
+	}
+}

@@ -19,11 +19,16 @@ import (
 	"time"
 )
 
+// bigDefaultOut is where random-big goes unless -out says otherwise: a
+// benchmark capture is not committed (bench.sh's cache directory).
+const bigDefaultOut = "/tmp/tcptrack-bench/kernel"
+
 type options struct {
 	out         string
 	seed        int64
 	run         *regexp.Regexp
 	randomConns int
+	big         bigOpts
 	parallel    int
 	list        bool
 	keepFailed  bool
@@ -41,6 +46,8 @@ func realMain() int {
 	flag.Int64Var(&o.seed, "seed", 1, "seed for every random choice (ISNs, traffic mix, forwarder)")
 	flag.StringVar(&runExpr, "run", "", "only scenarios whose name matches this regexp")
 	flag.IntVar(&o.randomConns, "random-conns", 200, "connections in the random scenario")
+	flag.IntVar(&o.big.conns, "big-conns", 0, "add the random-big scenario with this many connections (a benchmark capture, not part of the corpus; alone unless -run says otherwise; -out defaults to "+bigDefaultOut+")")
+	flag.IntVar(&o.big.rate, "big-rate", 4000, "connections the random-big scenario starts per second")
 	flag.IntVar(&o.parallel, "parallel", 6, "scenarios generated at the same time")
 	flag.BoolVar(&o.list, "list", false, "list the scenarios and exit")
 	flag.BoolVar(&o.strict, "strict", false, "fail when the kernel output misses a scenario's expectation (default: warn)")
@@ -49,6 +56,20 @@ func realMain() int {
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "gen: unexpected arguments %q\n", flag.Args())
 		return 2
+	}
+	if o.big.conns < 0 || o.big.rate < 1 {
+		fmt.Fprintln(os.Stderr, "gen: -big-conns must not be negative, -big-rate must be positive")
+		return 2
+	}
+	if o.big.conns > 0 {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["run"] {
+			runExpr = "^random-big$"
+		}
+		if !set["out"] {
+			o.out = bigDefaultOut
+		}
 	}
 	re, err := regexp.Compile(runExpr)
 	if err != nil {
@@ -170,6 +191,8 @@ func realMain() int {
 // weight is a rough run time used to start long scenarios first.
 func (sc *scenario) weight() int {
 	switch {
+	case sc.name == "random-big":
+		return 1000
 	case sc.name == "random":
 		return 100
 	case sc.name == "expiry":
@@ -225,5 +248,8 @@ func allScenarios(o *options) []*scenario {
 		craftedSimultaneousOpen(), craftedChallenge(),
 		randomScenario(o.randomConns),
 	)
+	if o.big.conns > 0 {
+		s = append(s, bigRandomScenario(o.big))
+	}
 	return s
 }

@@ -109,40 +109,51 @@ type dialOpts struct {
 // dial connects from inside the namespace; the connect itself runs on the
 // namespace thread because Go creates the socket in the calling goroutine.
 func (n node) dial(ctx context.Context, raddr string, o dialOpts) (*net.TCPConn, error) {
-	var c net.Conn
+	var c *net.TCPConn
 	err := n.do(func() error {
-		d := net.Dialer{KeepAlive: -1, Timeout: o.timeout}
-		if d.Timeout == 0 {
-			d.Timeout = 5 * time.Second
-		}
-		if o.local != "" {
-			la, err := net.ResolveTCPAddr("tcp", o.local)
-			if err != nil {
-				return err
-			}
-			d.LocalAddr = la
-		}
-		d.Control = func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) {
-				if o.reuse {
-					serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-				}
-				if serr == nil && o.rcvbuf > 0 {
-					serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, o.rcvbuf)
-				}
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		}
 		var err error
-		c, err = d.DialContext(ctx, "tcp", raddr)
+		c, err = dialHere(ctx, raddr, o)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dial %s from %s: %w", raddr, n.name, err)
+	}
+	return c, nil
+}
+
+// dialHere connects from the namespace the calling thread is in: inside a
+// function run by node.do (a dialing pool keeps such threads for many
+// connections instead of one thread each).
+func dialHere(ctx context.Context, raddr string, o dialOpts) (*net.TCPConn, error) {
+	d := net.Dialer{KeepAlive: -1, Timeout: o.timeout}
+	if d.Timeout == 0 {
+		d.Timeout = 5 * time.Second
+	}
+	if o.local != "" {
+		la, err := net.ResolveTCPAddr("tcp", o.local)
+		if err != nil {
+			return nil, err
+		}
+		d.LocalAddr = la
+	}
+	d.Control = func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if o.reuse {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+			}
+			if serr == nil && o.rcvbuf > 0 {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, o.rcvbuf)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
+	c, err := d.DialContext(ctx, "tcp", raddr)
+	if err != nil {
+		return nil, err
 	}
 	return c.(*net.TCPConn), nil
 }

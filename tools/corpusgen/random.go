@@ -41,6 +41,7 @@ type connPlan struct {
 	start time.Duration
 	req   int
 	resp  int
+	port  int // server port; 0: randomPort (randomClosedPort when refused)
 }
 
 const (
@@ -50,7 +51,12 @@ const (
 	headerLen         = 9 // kind, request length, response length
 )
 
-func planMix(rng *rand.Rand, n int) []connPlan {
+// planMix plans the random scenario: n connections starting within 3 s.
+func planMix(rng *rand.Rand, n int) []connPlan { return planMixOver(rng, n, 3000) }
+
+// planMixOver plans n connections whose start times spread over windowMs
+// milliseconds.
+func planMixOver(rng *rand.Rand, n, windowMs int) []connPlan {
 	// Weights: mostly ordinary closes, a fair share of everything else.
 	weights := []int{kindCloseClient: 25, kindCloseServer: 20, kindRefused: 8, kindAbortClient: 8, kindAbortServer: 8, kindHalfClose: 10, kindIdle: 11, kindBulk: 10}
 	total := 0
@@ -65,7 +71,7 @@ func planMix(rng *rand.Rand, n int) []connPlan {
 			x -= weights[k]
 			k++
 		}
-		p := connPlan{kind: k, fam: rng.IntN(5) == 0, start: time.Duration(rng.IntN(3000)) * time.Millisecond,
+		p := connPlan{kind: k, fam: rng.IntN(5) == 0, start: time.Duration(rng.IntN(windowMs)) * time.Millisecond,
 			req: 20 + rng.IntN(1500), resp: 20 + rng.IntN(3000)}
 		if k == kindBulk {
 			p.req = 4096 + rng.IntN(12*1024)
@@ -229,11 +235,22 @@ func readFull(c *net.TCPConn, b []byte) (int, error) {
 
 // runClient plays the client side of one planned connection.
 func runClient(r *run, p connPlan) error {
-	port := randomPort
-	if p.kind == kindRefused {
-		port = randomClosedPort
+	c, err := r.t.client.dial(r.ctx, hostPort(p.fam.serverIP(), p.serverPort()), dialOpts{timeout: 8 * time.Second})
+	return playClient(r, p, c, err)
+}
+
+func (p connPlan) serverPort() int {
+	switch {
+	case p.kind == kindRefused:
+		return randomClosedPort
+	case p.port != 0:
+		return p.port
 	}
-	c, err := r.t.client.dial(r.ctx, hostPort(p.fam.serverIP(), port), dialOpts{timeout: 8 * time.Second})
+	return randomPort
+}
+
+// playClient plays the client side on c, the outcome of dialling.
+func playClient(r *run, p connPlan, c *net.TCPConn, err error) error {
 	if p.kind == kindRefused {
 		if err == nil {
 			c.Close()

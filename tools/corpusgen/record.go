@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -35,12 +36,30 @@ type recorder struct {
 
 	listBefore, listAfter time.Time
 	sysctl                map[string]string
+
+	opts recordOpts
+	// lost says what tcpdump or conntrack -E lost, when opts.tolerateLoss
+	// turned that from an error into a note.
+	lost []string
+}
+
+// recordOpts tunes the recorder for a scenario.
+type recordOpts struct {
+	bufKiB       int  // tcpdump -B (KiB); 0: 32768
+	eventsBuf    int  // conntrack -E -b (bytes); 0: 16 MiB
+	tolerateLoss bool // lost packets or events are a note, not a failure (big captures for benchmarks)
 }
 
 // startRecording starts conntrack -E, then tcpdump, and returns once both
 // are listening. Both run until stop.
-func startRecording(ctx context.Context, router node, dir string) (*recorder, error) {
-	r := &recorder{router: router, dir: dir}
+func startRecording(ctx context.Context, router node, dir string, opts recordOpts) (*recorder, error) {
+	r := &recorder{router: router, dir: dir, opts: opts}
+	if r.opts.bufKiB == 0 {
+		r.opts.bufKiB = 32768
+	}
+	if r.opts.eventsBuf == 0 {
+		r.opts.eventsBuf = 16 << 20
+	}
 	f, err := os.Create(filepath.Join(dir, kernelcorpus.EventsFile))
 	if err != nil {
 		return nil, fmt.Errorf("events file: %w", err)
@@ -50,7 +69,7 @@ func startRecording(ctx context.Context, router node, dir string) (*recorder, er
 	// A large socket buffer: a burst of events must not overflow (ENOBUFS
 	// would silently lose lines; the check after stop catches it).
 	r.events = exec.Command("ip", "netns", "exec", router.name,
-		"conntrack", "-E", "-o", "timestamp", "-p", "tcp", "-b", "16777216")
+		"conntrack", "-E", "-o", "timestamp", "-p", "tcp", "-b", strconv.Itoa(r.opts.eventsBuf))
 	r.events.Stdout = f
 	r.events.Stderr = r.eventsErr
 	r.events.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // terminal ^C goes to us, we stop it cleanly
@@ -68,7 +87,7 @@ func startRecording(ctx context.Context, router node, dir string) (*recorder, er
 	// overflow it.
 	r.tcpdumpErr = &strings.Builder{}
 	r.tcpdump = exec.Command("ip", "netns", "exec", router.name,
-		"tcpdump", "-i", "any", "-Q", "in", "--immediate-mode", "-s", "2048", "-B", "32768", "-U", "-n", "-Z", "root",
+		"tcpdump", "-i", "any", "-Q", "in", "--immediate-mode", "-s", "2048", "-B", strconv.Itoa(r.opts.bufKiB), "-U", "-n", "-Z", "root",
 		"-w", filepath.Join(dir, kernelcorpus.CaptureFile), "tcp")
 	r.tcpdump.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pr, err := r.tcpdump.StderrPipe()
@@ -167,7 +186,10 @@ func (r *recorder) stopTcpdump() error {
 	}
 	if strings.Contains(r.tcpdumpErr.String(), " dropped by kernel") &&
 		!strings.Contains(r.tcpdumpErr.String(), "\n0 packets dropped by kernel") {
-		return fmt.Errorf("tcpdump lost packets: %s", r.tcpdumpErr.String())
+		if !r.opts.tolerateLoss {
+			return fmt.Errorf("tcpdump lost packets: %s", r.tcpdumpErr.String())
+		}
+		r.lost = append(r.lost, "tcpdump: "+strings.Join(strings.Fields(lastLines(r.tcpdumpErr.String(), 3)), " "))
 	}
 	return nil
 }
@@ -193,13 +215,25 @@ func (r *recorder) stopEvents() error {
 	// conntrack exits non-zero on SIGINT in some versions; only a message
 	// about lost events makes the recording unusable.
 	if msg := r.eventsErr.String(); strings.Contains(msg, "ENOBUFS") || strings.Contains(msg, "WARNING") {
-		return fmt.Errorf("conntrack -E lost events: %s", msg)
+		if !r.opts.tolerateLoss {
+			return fmt.Errorf("conntrack -E lost events: %s", msg)
+		}
+		r.lost = append(r.lost, "conntrack -E lost events: "+strings.Join(strings.Fields(lastLines(msg, 2)), " "))
 	}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		return fmt.Errorf("conntrack -E: %w", err)
 	}
 	return nil
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // abort stops whatever still runs, for error paths.

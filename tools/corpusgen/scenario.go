@@ -33,6 +33,9 @@ type scenario struct {
 	// duplicatesExpected disables the "captured twice" guard (the
 	// impairing forwarder duplicates on purpose).
 	duplicatesExpected bool
+	record             recordOpts
+	// prepare runs before anything else (e.g. raising process limits).
+	prepare func() error
 }
 
 // check is one expectation on the kernel's output, written to meta.json as
@@ -182,6 +185,11 @@ func scenarioRNG(seed int64, name string) *rand.Rand {
 // generate builds the scenario in a scratch directory next to its final
 // place and renames it into place only when everything succeeded.
 func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel string, logf func(string, ...any)) (warnings []string, err error) {
+	if sc.prepare != nil {
+		if err := sc.prepare(); err != nil {
+			return nil, err
+		}
+	}
 	final := filepath.Join(o.out, sc.name)
 	tmp := final + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
@@ -252,7 +260,7 @@ func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel str
 			return nil, fmt.Errorf("before recording: %w", err)
 		}
 	}
-	rec, err := startRecording(ctx, t.router, tmp)
+	rec, err := startRecording(ctx, t.router, tmp, sc.record)
 	if err != nil {
 		return nil, err
 	}
@@ -276,6 +284,10 @@ func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel str
 		br.stop()
 		r.note("%s", br.stats())
 	}
+	for _, l := range rec.lost {
+		r.note("%s", l)
+		warnings = append(warnings, l)
+	}
 	m := kernelcorpus.Meta{Scenario: sc.name, Description: sc.description, Seed: o.seed, Kernel: kernel}
 	for _, c := range sc.checks {
 		m.Expect = append(m.Expect, c.String())
@@ -289,7 +301,7 @@ func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel str
 	if err := verifyCapture(filepath.Join(tmp, kernelcorpus.CaptureFile), sc.duplicatesExpected); err != nil {
 		return nil, err
 	}
-	warnings = runChecks(tmp, sc.checks)
+	warnings = append(warnings, runChecks(tmp, sc.checks)...)
 
 	if err := os.RemoveAll(final); err != nil {
 		return warnings, err
