@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/kernelcorpus"
 )
 
 // The random-big scenario: the random scenario's mix at benchmark size
@@ -20,6 +23,9 @@ import (
 // made by real kernels (bench.sh FILE). There are no impairing bridges:
 // their per-frame userspace forwarding would be the bottleneck, and the
 // kernels retransmit on their own when the machine is slow.
+
+// etherCaptureFile is random-big's capture rewritten as Ethernet (toEthernet).
+const etherCaptureFile = "capture-ether.pcap"
 
 const (
 	bigPortBase = 9100 // the servers listen on bigPortBase … bigPortBase+bigPorts-1
@@ -99,6 +105,20 @@ func bigRandomScenario(b bigOpts) *scenario {
 			inList(`ESTABLISHED .*\[ASSURED\]`, "idle connections ESTABLISHED [ASSURED] at -L"),
 			inList(`TIME_WAIT`, "closed connections in TIME_WAIT"),
 			inEvents(`\[DESTROY\]`, "refused connections destroyed by RST"),
+		},
+		after: func(r *run, dir string) error {
+			// The same capture as Ethernet, for the tools in bench.sh that
+			// read nothing else.
+			macs := map[uint32]net.HardwareAddr{}
+			for _, dev := range []string{"c0", "s0"} {
+				idx, mac, err := r.t.router.linkInfo(dev)
+				if err != nil {
+					return err
+				}
+				macs[uint32(idx)] = mac
+			}
+			_, err := toEthernet(filepath.Join(dir, kernelcorpus.CaptureFile), filepath.Join(dir, etherCaptureFile), macs)
+			return err
 		},
 		traffic: func(r *run) error {
 			plans := planBig(r.rng, b, maxIdle)

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"time"
 )
@@ -103,4 +106,85 @@ func parsePcap(path string, b []byte) ([]capturedPacket, error) {
 		off += incl
 	}
 	return out, nil
+}
+
+// toEthernet rewrites a LINUX_SLL2 capture (what tcpdump -i any writes) as
+// Ethernet, for tools that read nothing else (softflowd, nfpcapd, argus,
+// tcptrace): each record's 20-byte SLL2 header becomes the 14-byte Ethernet
+// header the frame had on the wire into the router, the destination being
+// the MAC of the interface it arrived on (by ifindex, from ifMAC), the
+// source the sender's address from the SLL2 header, the type its protocol
+// field. Timestamps and payloads are kept. It returns the records written.
+func toEthernet(in, out string, ifMAC map[uint32]net.HardwareAddr) (int, error) {
+	src, err := os.Open(in)
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	r := bufio.NewReaderSize(src, 1<<20)
+	hdr := make([]byte, 24)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return 0, fmt.Errorf("%s: pcap header: %w", in, err)
+	}
+	var bo binary.ByteOrder
+	switch {
+	case binary.LittleEndian.Uint32(hdr) == 0xa1b2c3d4 || binary.LittleEndian.Uint32(hdr) == 0xa1b23c4d:
+		bo = binary.LittleEndian
+	case binary.BigEndian.Uint32(hdr) == 0xa1b2c3d4 || binary.BigEndian.Uint32(hdr) == 0xa1b23c4d:
+		bo = binary.BigEndian
+	default:
+		return 0, fmt.Errorf("%s: not a pcap file", in)
+	}
+	if lt := bo.Uint32(hdr[20:]) & 0xffff; lt != 276 {
+		return 0, fmt.Errorf("%s: link type %d, want LINUX_SLL2 (276)", in, lt)
+	}
+	dst, err := os.Create(out)
+	if err != nil {
+		return 0, err
+	}
+	w := bufio.NewWriterSize(dst, 1<<20)
+	bo.PutUint32(hdr[20:], 1) // LINKTYPE_ETHERNET
+	w.Write(hdr)
+	rec := make([]byte, 16)
+	data := make([]byte, 0, 1<<16)
+	n := 0
+	for ; ; n++ {
+		if _, err = io.ReadFull(r, rec); err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			break
+		}
+		incl, orig := bo.Uint32(rec[8:]), bo.Uint32(rec[12:])
+		if incl < 20 || incl > 1<<18 || orig < 20 {
+			err = fmt.Errorf("%s: record %d: captured length %d, on the wire %d: not an SLL2 record", in, n+1, incl, orig)
+			break
+		}
+		data = data[:incl]
+		if _, err = io.ReadFull(r, data); err != nil {
+			err = fmt.Errorf("%s: record %d: %w", in, n+1, err)
+			break
+		}
+		// SLL2: protocol (2), reserved (2), ifindex (4), ARPHRD (2),
+		// packet type (1), address length (1), address (8).
+		proto := [2]byte{data[0], data[1]}
+		ifindex := binary.BigEndian.Uint32(data[4:8])
+		var srcMAC [6]byte
+		copy(srcMAC[:], data[12:12+min(int(data[11]), 6)])
+		eth := data[6:incl] // the last 14 header bytes become Ethernet's
+		copy(eth[0:6], ifMAC[ifindex])
+		copy(eth[6:12], srcMAC[:])
+		eth[12], eth[13] = proto[0], proto[1]
+		bo.PutUint32(rec[8:], incl-6)
+		bo.PutUint32(rec[12:], orig-6)
+		w.Write(rec)
+		w.Write(eth)
+	}
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
 }

@@ -400,3 +400,42 @@ func TestBigScenarioOptIn(t *testing.T) {
 		t.Fatal("-big-conns does not add random-big")
 	}
 }
+
+func TestToEthernet(t *testing.T) {
+	ip := []byte{0x45, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 1, 0, 2, 10, 2, 0, 2}
+	in := pcapBytes(map[int64][]byte{1: ip, 2: ip}, []int64{1, 2})
+	// Fill the SLL2 headers: IPv4 on ifindex 7 from 02:00:00:00:00:01.
+	for off, n := 24, 0; n < 2; n++ {
+		sll := in[off+16 : off+36]
+		sll[0], sll[1] = 0x08, 0x00
+		binary.BigEndian.PutUint32(sll[4:], 7)
+		sll[11] = 6
+		copy(sll[12:], []byte{2, 0, 0, 0, 0, 1})
+		off += 16 + 20 + len(ip)
+	}
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "sll2.pcap"), filepath.Join(dir, "eth.pcap")
+	if err := os.WriteFile(src, in, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mac := net.HardwareAddr{2, 0, 0, 0, 0, 9}
+	n, err := toEthernet(src, dst, map[uint32]net.HardwareAddr{7: mac})
+	if err != nil || n != 2 {
+		t.Fatalf("toEthernet = %d, %v; want 2 records", n, err)
+	}
+	out, _ := os.ReadFile(dst)
+	if lt := binary.LittleEndian.Uint32(out[20:]); lt != 1 {
+		t.Fatalf("link type %d, want 1", lt)
+	}
+	rec := out[24:]
+	if incl := binary.LittleEndian.Uint32(rec[8:]); incl != 14+20 {
+		t.Fatalf("record length %d, want 34", incl)
+	}
+	want := append(append(append([]byte{}, mac...), 2, 0, 0, 0, 0, 1, 0x08, 0x00), ip...)
+	if got := rec[16 : 16+34]; !bytes.Equal(got, want) {
+		t.Fatalf("frame\n% x\nwant\n% x", got, want)
+	}
+	if _, err := toEthernet(dst, filepath.Join(dir, "again.pcap"), nil); err == nil {
+		t.Fatal("an Ethernet capture was taken as SLL2")
+	}
+}

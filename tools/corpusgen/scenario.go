@@ -36,6 +36,8 @@ type scenario struct {
 	record             recordOpts
 	// prepare runs before anything else (e.g. raising process limits).
 	prepare func() error
+	// after runs on the finished recording in dir (before the checks).
+	after func(r *run, dir string) error
 }
 
 // check is one expectation on the kernel's output, written to meta.json as
@@ -300,6 +302,11 @@ func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel str
 	}
 	if err := verifyCapture(filepath.Join(tmp, kernelcorpus.CaptureFile), sc.duplicatesExpected); err != nil {
 		return nil, err
+	}
+	if sc.after != nil {
+		if err := sc.after(r, tmp); err != nil {
+			return nil, err
+		}
 	}
 	warnings = append(warnings, runChecks(tmp, sc.checks)...)
 
