@@ -377,7 +377,7 @@ func TestParseLiveFlags(t *testing.T) {
 			return o.count == 5 && o.write == "x.pcap" && o.events && o.acct && o.extended
 		}},
 		{[]string{"-i", "any", "--no-loose", "--liberal", "--timeout", "close=3", "--shards", "3"}, "", func(o *liveOptions) bool {
-			return !o.fsm.Loose && o.fsm.Liberal && o.fsm.Timeouts.Close == 3*time.Second && o.shards == 3
+			return !o.fsm.Loose && o.fsm.Liberal && o.fsm.Timeouts[fsm.Close] == 3*time.Second && o.shards == 3
 		}},
 		{[]string{"-i", "any", "--shards", "0"}, "--shards", nil},
 		{[]string{"-i", "any", "--bogus"}, "flag provided but not defined", nil},
