@@ -18,6 +18,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -26,7 +27,7 @@ import (
 // segment without decoding errors. short reports an IP length beyond the
 // captured bytes of a frame that was not cut: gopacket takes such a frame,
 // the kernel (and Decode) do not.
-func gopacketTCP(rec *Record) (p Packet, short, ok bool) {
+func gopacketTCP(rec *Record) (p flowtable.Packet, short, ok bool) {
 	var first gopacket.Decoder
 	switch rec.LinkType {
 	case LinkEthernet:
@@ -134,7 +135,7 @@ func TestCorpusGopacket(t *testing.T) {
 			}
 			defer r.Close()
 			d := NewDecoder(DecoderConfig{})
-			var p Packet
+			var p flowtable.Packet
 			compared := 0
 			for {
 				rec, err := r.Next()

@@ -305,7 +305,7 @@ type liveLoop struct {
 	stop  *stopSignal
 
 	st       liveStats
-	pkt      assemble.Packet
+	pkt      flowtable.Packet
 	dumpErr  error
 	start    time.Time
 	deadline int64 // --duration, Unix ns (0: none)

@@ -452,7 +452,7 @@ func corpusFlows(t *testing.T, scenario string, now int64) []flowtable.Flow {
 	recs := readAllRecords(t, filepath.Join("..", "..", "testdata", "pcaps", "kernel", scenario, kernelcorpus.CaptureFile))
 	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 1, Acct: true})
 	dec := assemble.NewDecoder(assemble.DecoderConfig{})
-	var pkt assemble.Packet
+	var pkt flowtable.Packet
 	for i := range recs {
 		if recs[i].TS <= now && dec.Decode(&recs[i], &pkt) == assemble.TCP {
 			table.Add(&pkt)

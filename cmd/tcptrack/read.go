@@ -103,7 +103,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 
 	prog := newProgress(stderr, o.progress, size)
 	var st readStats
-	var pkt assemble.Packet
+	var pkt flowtable.Packet
 	var last int64
 	var warnings []error
 	_, merged := src.(*mergedSource)

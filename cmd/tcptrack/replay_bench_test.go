@@ -41,7 +41,7 @@ func BenchmarkReplayHotPath(b *testing.B) {
 	}
 	dec := assemble.NewDecoder(assemble.DecoderConfig{})
 	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 2})
-	var pkt assemble.Packet
+	var pkt flowtable.Packet
 	step := func() {
 		rec, err := rd.Next()
 		if err != nil {
