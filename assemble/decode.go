@@ -23,20 +23,11 @@ const (
 	numKinds
 )
 
+var kindNames = [...]string{"TCP", "NotTCP", "Fragment", "Malformed", "Truncated", "Unsupported"}
+
 func (k Kind) String() string {
-	switch k {
-	case TCP:
-		return "TCP"
-	case NotTCP:
-		return "NotTCP"
-	case Fragment:
-		return "Fragment"
-	case Malformed:
-		return "Malformed"
-	case Truncated:
-		return "Truncated"
-	case Unsupported:
-		return "Unsupported"
+	if int(k) < len(kindNames) {
+		return kindNames[k]
 	}
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
