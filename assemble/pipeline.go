@@ -63,6 +63,9 @@ func (p *Pipeline) Add(rec *Record) Kind {
 // the instant to close the table at when the capture ends.
 func (p *Pipeline) Now() int64 { return p.last }
 
+// Records is the number of records fed so far (Stats().Records, cheaply).
+func (p *Pipeline) Records() uint64 { return p.records }
+
 // Stats reports the accounting so far.
 func (p *Pipeline) Stats() PipelineStats {
 	return PipelineStats{

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tcptrack/tcptrack/internal/testutil"
+	"github.com/tcptrack/tcptrack/output"
 
 	"github.com/tcptrack/tcptrack/internal/kernelcorpus"
 
@@ -284,7 +285,7 @@ func TestLiveExport(t *testing.T) {
 		{"state.json", nil, func(t *testing.T, data []byte) {
 			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 			for _, l := range lines {
-				var j jsonFlow
+				var j output.JSONFlow
 				if err := json.Unmarshal([]byte(l), &j); err != nil {
 					t.Fatalf("%v: %q", err, l)
 				}
@@ -295,7 +296,7 @@ func TestLiveExport(t *testing.T) {
 		}},
 		{"state.csv", nil, func(t *testing.T, data []byte) {
 			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-			if lines[0] != strings.Join(csvHeader, ",") || len(lines) != want+1 {
+			if lines[0] != strings.Join(output.CSVHeader(), ",") || len(lines) != want+1 {
 				t.Errorf("CSV: header %q, %d rows, want %d", lines[0], len(lines)-1, want)
 			}
 		}},
@@ -337,7 +338,7 @@ func TestLiveExport(t *testing.T) {
 }
 
 func TestLiveExportError(t *testing.T) {
-	e := &exporter{path: filepath.Join(t.TempDir(), "missing", "state.txt"), format: "table"}
+	e := &exporter{path: filepath.Join(t.TempDir(), "missing", "state.txt"), opts: output.Options{Format: output.FormatTable}}
 	err := e.write(nil, 0)
 	if err == nil || !strings.Contains(err.Error(), "--export ") || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("want a wrapped not-exist error naming --export, got %v", err)
@@ -603,8 +604,8 @@ func (l *loopedRecords) next(rec *assemble.Record) {
 
 func newBenchLoop(t testing.TB, dump bool) *liveLoop {
 	o := mustLiveFlags(t, "--shards", "2")
-	l := &liveLoop{o: o, dec: assemble.NewDecoder(assemble.DecoderConfig{}),
-		table: flowtable.New(flowtable.Config{FSM: o.fsm, Shards: o.shards, TickEvery: int64(liveReadTimeout)})}
+	l := &liveLoop{o: o, table: flowtable.New(flowtable.Config{FSM: o.fsm, Shards: o.shards, TickEvery: int64(liveReadTimeout)})}
+	l.pl = assemble.NewPipeline(l.table, assemble.DecoderConfig{})
 	if dump {
 		w, err := createPcap(os.DevNull, 65535, assemble.LinkSLL)
 		if err != nil {

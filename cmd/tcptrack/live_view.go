@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
+	"github.com/tcptrack/tcptrack/output"
 )
 
 // viewFrame is what the capture loop hands the view (and the exporter)
@@ -336,14 +338,14 @@ func (v *liveView) render(b *bytes.Buffer, width, height int, styled bool) {
 func rowCells(r *viewRow, now int64) [len(viewColumns)]string {
 	f := &r.f
 	cs, ss := f.Conn.Sockets()
-	flags := flagsText(f.Conn.Status())
+	flags := output.StatusFlag(f.Conn.Status())
 	timeout := strconv.FormatInt(f.TimeoutAt(now), 10)
 	if r.gone {
 		flags, timeout = "closed", "-"
 	}
 	return [len(viewColumns)]string{
-		endpoint(f.Key.SrcAddr(), f.Key.SrcPort), cs.String(),
-		endpoint(f.Key.DstAddr(), f.Key.DstPort), ss.String(),
+		netip.AddrPortFrom(f.Key.SrcAddr(), f.Key.SrcPort).String(), cs.String(),
+		netip.AddrPortFrom(f.Key.DstAddr(), f.Key.DstPort).String(), ss.String(),
 		f.Conn.State().String(), flags, timeout,
 		strconv.FormatUint(f.Packets[fsm.Original], 10) + "/" + strconv.FormatUint(f.Packets[fsm.Reply], 10),
 		humanBytes(float64(f.Bytes[fsm.Original])) + "/" + humanBytes(float64(f.Bytes[fsm.Reply])),

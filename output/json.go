@@ -1,33 +1,33 @@
-package main
+package output
 
 import (
 	"encoding/json"
 	"io"
 	"time"
 
-	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
-// jsonFlow is the -o json schema (one object per line); README documents it.
-type jsonFlow struct {
-	Family    string     `json:"family"` // "ipv4" or "ipv6"
-	Proto     string     `json:"proto"`  // always "tcp"
-	State     string     `json:"state"`  // conntrack state, e.g. "ESTABLISHED"
-	Timeout   int64      `json:"timeout"`
-	Unreplied bool       `json:"unreplied"`
-	Assured   bool       `json:"assured"`
-	Original  jsonTuple  `json:"original"`
-	Reply     jsonTuple  `json:"reply"`
-	Sockets   jsonSocket `json:"sockets"`
-	FirstSeen string     `json:"first_seen"` // RFC 3339, nanoseconds
-	LastSeen  string     `json:"last_seen"`
-	IdleSecs  float64    `json:"idle_seconds"`
-	Zeek      *jsonZeek  `json:"zeek,omitempty"` // with summaries: the conn.log view
+// JSONFlow is one line of FormatJSON (the -o json schema the README
+// documents); decode tcptrack's JSON output into it.
+type JSONFlow struct {
+	Family    string      `json:"family"` // "ipv4" or "ipv6"
+	Proto     string      `json:"proto"`  // always "tcp"
+	State     string      `json:"state"`  // conntrack state, e.g. "ESTABLISHED"
+	Timeout   int64       `json:"timeout"`
+	Unreplied bool        `json:"unreplied"`
+	Assured   bool        `json:"assured"`
+	Original  JSONTuple   `json:"original"`
+	Reply     JSONTuple   `json:"reply"`
+	Sockets   JSONSockets `json:"sockets"`
+	FirstSeen string      `json:"first_seen"` // RFC 3339, nanoseconds
+	LastSeen  string      `json:"last_seen"`
+	IdleSecs  float64     `json:"idle_seconds"`
+	Zeek      *JSONZeek   `json:"zeek,omitempty"` // with summaries: the conn.log view
 }
 
-// jsonZeek is the flow as Zeek's conn.log would describe it.
-type jsonZeek struct {
+// JSONZeek is the flow as Zeek's conn.log would describe it.
+type JSONZeek struct {
 	UID         string  `json:"uid"`
 	ConnState   string  `json:"conn_state"`
 	History     string  `json:"history"`
@@ -35,9 +35,9 @@ type jsonZeek struct {
 	MissedBytes uint64  `json:"missed_bytes"`
 }
 
-// jsonDirSummary is one direction's health counters; unlike the conntrack
+// JSONDirSummary is one direction's health counters; unlike the conntrack
 // counters it counts every segment of the flow, invalid ones too.
-type jsonDirSummary struct {
+type JSONDirSummary struct {
 	Packets      uint64   `json:"packets_seen"`
 	IPBytes      uint64   `json:"ip_bytes"`
 	PayloadBytes uint64   `json:"payload_bytes"`   // from sequence numbers (Zeek's orig_bytes/resp_bytes)
@@ -53,28 +53,28 @@ type jsonDirSummary struct {
 	RTTms        *float64 `json:"handshake_rtt_ms,omitempty"` // capture point to this side and back
 }
 
-type jsonTuple struct {
+// JSONTuple is one direction's tuple and conntrack counters.
+type JSONTuple struct {
 	Src     string          `json:"src"`
 	Dst     string          `json:"dst"`
 	Sport   uint16          `json:"sport"`
 	Dport   uint16          `json:"dport"`
 	Packets uint64          `json:"packets"`
 	Bytes   uint64          `json:"bytes"`
-	Summary *jsonDirSummary `json:"summary,omitempty"`
+	Summary *JSONDirSummary `json:"summary,omitempty"`
 }
 
-type jsonSocket struct {
+// JSONSockets are the two endpoints' socket states, as netstat on each
+// host would show them.
+type JSONSockets struct {
 	Original string `json:"original"` // the endpoint that sent the first packet
 	Reply    string `json:"reply"`
 }
 
-func writeJSON(w io.Writer, flows []flowtable.Flow, now int64) error {
-	return writeJSONList(w, flowSlice{flows: flows}, now)
-}
-
-// writeJSONList adds, for flows that have summaries, the Zeek view and
-// each direction's summary.
-func writeJSONList(w io.Writer, flows flowList, now int64) error {
+// WriteJSON writes one JSON object per flow per line (the -o json schema
+// the README documents); flows that have summaries get the Zeek view and
+// each direction's summary too.
+func WriteJSON(w io.Writer, flows Flows, now int64) error {
 	enc := json.NewEncoder(w)
 	for i := range flows.Len() {
 		fl, s := flows.At(i)
@@ -86,17 +86,17 @@ func writeJSONList(w io.Writer, flows flowList, now int64) error {
 		if k.Is4 {
 			fam = "ipv4"
 		}
-		j := jsonFlow{
+		j := JSONFlow{
 			Family: fam, Proto: "tcp",
 			State:     f.Conn.State().String(),
 			Timeout:   f.TimeoutAt(now),
-			Unreplied: st&fsm.SeenReply == 0,
-			Assured:   st&fsm.Assured != 0,
-			Original: jsonTuple{Src: k.SrcAddr().String(), Dst: k.DstAddr().String(), Sport: k.SrcPort, Dport: k.DstPort,
+			Unreplied: !st.SeenReply(),
+			Assured:   st.Assured(),
+			Original: JSONTuple{Src: k.SrcAddr().String(), Dst: k.DstAddr().String(), Sport: k.SrcPort, Dport: k.DstPort,
 				Packets: f.Packets[fsm.Original], Bytes: f.Bytes[fsm.Original]},
-			Reply: jsonTuple{Src: k.DstAddr().String(), Dst: k.SrcAddr().String(), Sport: k.DstPort, Dport: k.SrcPort,
+			Reply: JSONTuple{Src: k.DstAddr().String(), Dst: k.SrcAddr().String(), Sport: k.DstPort, Dport: k.SrcPort,
 				Packets: f.Packets[fsm.Reply], Bytes: f.Bytes[fsm.Reply]},
-			Sockets:   jsonSocket{Original: cs.String(), Reply: ss.String()},
+			Sockets:   JSONSockets{Original: cs.String(), Reply: ss.String()},
 			FirstSeen: time.Unix(0, f.Start).UTC().Format(time.RFC3339Nano),
 			LastSeen:  time.Unix(0, f.Last).UTC().Format(time.RFC3339Nano),
 			IdleSecs:  float64(max(now-f.Last, 0)) / 1e9,
@@ -104,7 +104,7 @@ func writeJSONList(w io.Writer, flows flowList, now int64) error {
 		if s != nil {
 			j.Original.Summary = jsonSummary(s, fsm.Original)
 			j.Reply.Summary = jsonSummary(s, fsm.Reply)
-			j.Zeek = &jsonZeek{
+			j.Zeek = &JSONZeek{
 				UID:         string(appendZeekUID(nil, k, s.Start)),
 				ConnState:   s.ConnState().String(),
 				History:     s.History(),
@@ -119,9 +119,9 @@ func writeJSONList(w io.Writer, flows flowList, now int64) error {
 	return nil
 }
 
-func jsonSummary(s *fsm.Summary, dir fsm.Dir) *jsonDirSummary {
+func jsonSummary(s *fsm.Summary, dir fsm.Dir) *JSONDirSummary {
 	d := &s.Dirs[dir]
-	j := &jsonDirSummary{
+	j := &JSONDirSummary{
 		Packets: d.Packets, IPBytes: d.IPBytes, PayloadBytes: s.PayloadBytes(dir), Carried: d.PayloadBytes,
 		Retransmits: d.Retransmits, RetransBytes: d.RetransBytes, OutOfOrder: d.OutOfOrder,
 		ZeroWindows: d.ZeroWindows, DupAcks: d.DupAcks, Gaps: d.Gaps, MissedBytes: d.MissedBytes, Invalid: d.Invalid,

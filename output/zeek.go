@@ -1,4 +1,4 @@
-package main
+package output
 
 import (
 	"bytes"
@@ -27,10 +27,10 @@ var (
 		"count", "count", "count", "count", "set[string]"}
 )
 
-// zeekWriter writes records as flows end and as the replay finishes. When
-// conntrack events share stdout, records are held until the end so the two
-// streams do not interleave.
-type zeekWriter struct {
+// ZeekWriter writes conn.log records as flows end (Record, from DESTROY
+// events that carry a summary) and for the flows still live at the end
+// (Finish). The first write error is kept and returned by Finish.
+type ZeekWriter struct {
 	out    io.Writer
 	held   *bytes.Buffer // set when records wait for the end
 	json   bool
@@ -39,31 +39,34 @@ type zeekWriter struct {
 	err    error
 }
 
-func newZeekWriter(out io.Writer, json, hold bool) *zeekWriter {
-	z := &zeekWriter{out: out, json: json}
+// NewZeekWriter writes conn.log records to out: Zeek's TSV log, or with
+// json its JSON lines. With hold, records wait in memory until Finish, so
+// that another stream sharing out (conntrack events) does not interleave.
+func NewZeekWriter(out io.Writer, json, hold bool) *ZeekWriter {
+	z := &ZeekWriter{out: out, json: json}
 	if hold {
 		z.held = new(bytes.Buffer)
 	}
 	return z
 }
 
-func (z *zeekWriter) dst() io.Writer {
+func (z *ZeekWriter) dst() io.Writer {
 	if z.held != nil {
 		return z.held
 	}
 	return z.out
 }
 
-func (z *zeekWriter) write(b []byte) {
+func (z *ZeekWriter) write(b []byte) {
 	if z.err == nil {
 		_, z.err = z.dst().Write(b)
 	}
 }
 
-// open writes the TSV header; #open is the capture time of the first
-// record read (Zeek writes its wall clock), so that the output depends on
-// the input only.
-func (z *zeekWriter) open(ts int64) {
+// Open writes the TSV header (once; Finish calls it if nobody did); #open
+// is ts, the capture time of the first record read (Zeek writes its wall
+// clock), so that the output depends on the input only.
+func (z *ZeekWriter) Open(ts int64) {
 	if z.opened {
 		return
 	}
@@ -87,8 +90,8 @@ func (z *zeekWriter) open(ts int64) {
 	z.write(b)
 }
 
-// record writes the record of one flow.
-func (z *zeekWriter) record(f *flowtable.Flow, s *fsm.Summary) {
+// Record writes the record of one flow.
+func (z *ZeekWriter) Record(f *flowtable.Flow, s *fsm.Summary) {
 	if z.json {
 		z.line = appendZeekJSON(z.line[:0], f, s)
 	} else {
@@ -98,13 +101,13 @@ func (z *zeekWriter) record(f *flowtable.Flow, s *fsm.Summary) {
 	z.write(z.line)
 }
 
-// finish writes the live flows' records and the #close line, then what
-// was held.
-func (z *zeekWriter) finish(flows flowList, now int64) error {
-	z.open(now)
+// Finish writes the records of the flows that have summaries and the
+// #close line (at now), then what was held.
+func (z *ZeekWriter) Finish(flows Flows, now int64) error {
+	z.Open(now)
 	for i := range flows.Len() {
 		if f, s := flows.At(i); s != nil {
-			z.record(&f, s)
+			z.Record(&f, s)
 		}
 	}
 	if !z.json {
