@@ -1,0 +1,193 @@
+package output_test
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/tcptrack/tcptrack/assemble"
+	"github.com/tcptrack/tcptrack/flowtable"
+	"github.com/tcptrack/tcptrack/fsm"
+	"github.com/tcptrack/tcptrack/internal/testutil"
+	"github.com/tcptrack/tcptrack/output"
+)
+
+// replay tracks the shipped sample through the library alone (assemble,
+// flowtable) and returns the closed table, the events and the instant it
+// was taken, as tcptrack read does.
+func replay(t *testing.T, zw func() *output.ZeekWriter) (flowtable.Result, []flowtable.Event, int64) {
+	t.Helper()
+	rd, err := assemble.Open(filepath.Join(testutil.Root(t), "testdata", "pcaps", "sample.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var events []flowtable.Event
+	var z *output.ZeekWriter
+	if zw != nil {
+		z = zw()
+	}
+	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 2, Acct: true, Summaries: true,
+		OnEvents: func(evs []flowtable.Event) {
+			for i := range evs {
+				if z != nil && evs[i].Summary != nil {
+					z.Record(&evs[i].Flow, evs[i].Summary)
+				}
+			}
+			events = append(events, evs...)
+		}})
+	pl := assemble.NewPipeline(table, assemble.DecoderConfig{})
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if z != nil && pl.Stats().Records == 0 {
+			z.Open(rec.TS)
+		}
+		pl.Add(&rec)
+	}
+	return table.Close(pl.Now()), events, pl.Now()
+}
+
+// golden reads one of tcptrack read's golden files: the library must
+// print what the command prints.
+func golden(t *testing.T, parts ...string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(append([]string{testutil.Root(t), "cmd", "tcptrack", "testdata"}, parts...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func same(t *testing.T, what string, want, got []byte) {
+	t.Helper()
+	if !bytes.Equal(want, got) {
+		t.Errorf("%s differs from tcptrack read's:\n%s", what, testutil.LineDiff(string(want), string(got)))
+	}
+}
+
+// TestWriteMatchesRead: every format written through the library over the
+// sample is byte for byte what tcptrack read prints for it.
+func TestWriteMatchesRead(t *testing.T) {
+	res, _, now := replay(t, nil)
+	for _, tc := range []struct {
+		golden []string
+		opts   output.Options
+	}{
+		{[]string{"golden", "conntrack.txt"}, output.Options{Format: output.FormatConntrack}},
+		{[]string{"golden", "conntrack-acct-extended.txt"}, output.Options{Line: output.LineOptions{Acct: true, Extended: true}}},
+		{[]string{"golden", "table.txt"}, output.Options{Format: output.FormatTable}},
+		{[]string{"golden", "json.txt"}, output.Options{Format: output.FormatJSON}},
+	} {
+		var b bytes.Buffer
+		if err := output.Write(&b, &res, now, tc.opts); err != nil {
+			t.Fatal(err)
+		}
+		same(t, tc.opts.Format.String()+" ("+tc.golden[1]+")", golden(t, tc.golden...), b.Bytes())
+	}
+}
+
+// TestEventsMatchRead: conntrack -E lines, as tcptrack read -e --acct.
+func TestEventsMatchRead(t *testing.T) {
+	_, events, _ := replay(t, nil)
+	var b []byte
+	for i := range events {
+		b = output.AppendEvent(b, &events[i], output.LineOptions{Acct: true, Timestamps: true})
+		b = append(b, '\n')
+	}
+	same(t, "events", golden(t, "golden", "events.txt"), b)
+}
+
+// TestZeekMatchesRead: conn.log records streamed as flows end, then the
+// live ones, as tcptrack read -o zeek / zeek-json.
+func TestZeekMatchesRead(t *testing.T) {
+	for _, json := range []bool{false, true} {
+		var b bytes.Buffer
+		var z *output.ZeekWriter
+		res, _, now := replay(t, func() *output.ZeekWriter { z = output.NewZeekWriter(&b, json, false); return z })
+		if err := z.Finish(&res, now); err != nil {
+			t.Fatal(err)
+		}
+		name := "sample.zeek"
+		if json {
+			name += "-json"
+		}
+		same(t, name, golden(t, "zeek", name), b.Bytes())
+	}
+}
+
+// TestCSV: a header, then one row per flow.
+func TestCSV(t *testing.T) {
+	res, _, now := replay(t, nil)
+	var b bytes.Buffer
+	if err := output.Write(&b, &res, now, output.Options{Format: output.FormatCSV}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Golden(t, filepath.Join("testdata", "sample.csv"), b.Bytes())
+}
+
+// TestFlowSlice: a snapshot's copies print like the closed table.
+func TestFlowSlice(t *testing.T) {
+	res, _, now := replay(t, nil)
+	var a, b bytes.Buffer
+	output.WriteConntrack(&a, &res, now, output.LineOptions{Acct: true})
+	output.WriteConntrack(&b, output.FlowSlice{Flows: res.Flows()}, now, output.LineOptions{Acct: true})
+	same(t, "FlowSlice", a.Bytes(), b.Bytes())
+	if s := (output.FlowSlice{Flows: res.Flows(), Summaries: res.Summaries()}); s.Len() != res.Len() {
+		t.Errorf("Len %d, want %d", s.Len(), res.Len())
+	} else if _, sum := s.At(0); sum == nil {
+		t.Error("At: no summary")
+	}
+}
+
+func TestFormats(t *testing.T) {
+	for f := range output.Format(6) {
+		g, ok := output.ParseFormat(f.String())
+		if !ok || g != f {
+			t.Errorf("ParseFormat(%q) = %v, %v", f.String(), g, ok)
+		}
+	}
+	if _, ok := output.ParseFormat("xml"); ok || output.Format(99).String() != "?" {
+		t.Error("unknown formats")
+	}
+	if output.FormatConntrack.NeedsSummaries() || !output.FormatZeek.NeedsSummaries() || !output.FormatJSON.NeedsSummaries() {
+		t.Error("NeedsSummaries")
+	}
+}
+
+func TestParseColumns(t *testing.T) {
+	for _, tc := range []struct {
+		spec    string
+		n       int
+		sums    bool
+		wantErr bool
+	}{
+		{"", 10, false, false},
+		{"default", 10, false, false},
+		{"+rtt", 11, true, false},
+		{"client,server", 2, false, false},
+		{"all", 24, true, false},
+		{"bogus", 0, false, true},
+		{",", 0, false, true},
+	} {
+		cols, err := output.ParseColumns(tc.spec)
+		if (err != nil) != tc.wantErr || len(cols) != tc.n || output.ColumnsNeedSummaries(cols) != tc.sums {
+			t.Errorf("ParseColumns(%q): %d columns, summaries %v, error %v", tc.spec, len(cols), output.ColumnsNeedSummaries(cols), err)
+		}
+	}
+}
+
+func TestStatusFlag(t *testing.T) {
+	for st, want := range map[fsm.Status]string{0: "UNREPLIED", fsm.SeenReply: "-", fsm.SeenReply | fsm.Assured: "ASSURED"} {
+		if got := output.StatusFlag(st); got != want {
+			t.Errorf("StatusFlag(%v) = %q, want %q", st, got, want)
+		}
+	}
+}
