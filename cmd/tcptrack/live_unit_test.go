@@ -690,3 +690,25 @@ func TestLiveCaptureErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveClampsTimeSteppingBack: as read does, live takes a frame stamped
+// before the one captured before it as arriving at the latest time seen
+// (the kernel saw it after the others, on a monotonic clock).
+func TestLiveClampsTimeSteppingBack(t *testing.T) {
+	recs := handshake(40000, t0)
+	recs[1].ts = t0 - 2e9 // the SYN-ACK's stamp is 2 s before the SYN's
+	path := filepath.Join(t.TempDir(), "back.pcap")
+	if err := os.WriteFile(path, pcapFile(1, 65535, recs...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stop stopSignal
+	src := newReplaySource(t, path, 0, &stop)
+	var stdout, errb bytes.Buffer
+	if err := runLive(mustLiveFlags(t, "-e"), src, src.clock, &stop, nil, &stdout, &errb); err != nil {
+		t.Fatal(err)
+	}
+	want := "[1700000000.000000]\t [UPDATE] tcp      6 60 SYN_RECV src=10.0.0.1 dst=10.0.0.2 sport=40000 dport=80 src=10.0.0.2 dst=10.0.0.1 sport=80 dport=40000\n"
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("want the SYN-ACK's event at the SYN's time:\n%s\ngot:\n%s", want, stdout.String())
+	}
+}
