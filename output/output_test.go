@@ -94,17 +94,6 @@ func TestWriteMatchesRead(t *testing.T) {
 	}
 }
 
-// TestEventsMatchRead: conntrack -E lines, as tcptrack read -e --acct.
-func TestEventsMatchRead(t *testing.T) {
-	_, events, _ := replay(t, nil)
-	var b []byte
-	for i := range events {
-		b = output.AppendEvent(b, &events[i], output.LineOptions{Acct: true, Timestamps: true})
-		b = append(b, '\n')
-	}
-	same(t, "events", golden(t, "golden", "events.txt"), b)
-}
-
 // TestZeekMatchesRead: conn.log records streamed as flows end, then the
 // live ones, as tcptrack read -o zeek / zeek-json.
 func TestZeekMatchesRead(t *testing.T) {
@@ -121,16 +110,6 @@ func TestZeekMatchesRead(t *testing.T) {
 		}
 		same(t, name, golden(t, "zeek", name), b.Bytes())
 	}
-}
-
-// TestCSV: a header, then one row per flow.
-func TestCSV(t *testing.T) {
-	res, _, now := replay(t, nil)
-	var b bytes.Buffer
-	if err := output.Write(&b, &res, now, output.Options{Format: output.FormatCSV}); err != nil {
-		t.Fatal(err)
-	}
-	testutil.Golden(t, filepath.Join("testdata", "sample.csv"), b.Bytes())
 }
 
 // TestFlowSlice: a snapshot's copies print like the closed table.
@@ -159,35 +138,5 @@ func TestFormats(t *testing.T) {
 	}
 	if output.FormatConntrack.NeedsSummaries() || !output.FormatZeek.NeedsSummaries() || !output.FormatJSON.NeedsSummaries() {
 		t.Error("NeedsSummaries")
-	}
-}
-
-func TestParseColumns(t *testing.T) {
-	for _, tc := range []struct {
-		spec    string
-		n       int
-		sums    bool
-		wantErr bool
-	}{
-		{"", 10, false, false},
-		{"default", 10, false, false},
-		{"+rtt", 11, true, false},
-		{"client,server", 2, false, false},
-		{"all", 24, true, false},
-		{"bogus", 0, false, true},
-		{",", 0, false, true},
-	} {
-		cols, err := output.ParseColumns(tc.spec)
-		if (err != nil) != tc.wantErr || len(cols) != tc.n || output.ColumnsNeedSummaries(cols) != tc.sums {
-			t.Errorf("ParseColumns(%q): %d columns, summaries %v, error %v", tc.spec, len(cols), output.ColumnsNeedSummaries(cols), err)
-		}
-	}
-}
-
-func TestStatusFlag(t *testing.T) {
-	for st, want := range map[fsm.Status]string{0: "UNREPLIED", fsm.SeenReply: "-", fsm.SeenReply | fsm.Assured: "ASSURED"} {
-		if got := output.StatusFlag(st); got != want {
-			t.Errorf("StatusFlag(%v) = %q, want %q", st, got, want)
-		}
 	}
 }

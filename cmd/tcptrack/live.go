@@ -56,7 +56,7 @@ func (s *stopSignal) set(t time.Time) { s.at.CompareAndSwap(0, t.UnixNano()) }
 func (s *stopSignal) isSet() bool     { return s.at.Load() != 0 }
 func (s *stopSignal) when() int64     { return s.at.Load() }
 
-// liveLoop is one capture session: it owns the decoder and the table (the
+// liveLoop is one capture session: it owns the pipeline and the table (the
 // table's single producer), and hands snapshots to the view and exporter.
 type liveLoop struct {
 	o     *liveOptions

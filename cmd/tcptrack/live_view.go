@@ -43,7 +43,12 @@ const (
 
 var sortKeyNames = [numSortKeys]string{"rate", "bytes", "packets", "idle", "age", "state", "client", "server"}
 
-func (k sortKey) String() string { return sortKeyNames[k] }
+func (k sortKey) String() string {
+	if int(k) < len(sortKeyNames) {
+		return sortKeyNames[k]
+	}
+	return "?"
+}
 
 func parseSortKey(s string) (sortKey, bool) {
 	for i, n := range sortKeyNames {

@@ -201,12 +201,12 @@ func isDigits(s string) bool {
 	return true
 }
 
-// wantSummaries reports whether the output needs each flow's summary.
 // wantAcct says whether the output shows per-flow counters or start times.
 func (o *readOptions) wantAcct() bool {
 	return o.acct || o.output == "table" || o.output == "json"
 }
 
+// wantSummaries reports whether the output needs each flow's summary.
 func (o *readOptions) wantSummaries() bool {
 	switch o.output {
 	case "json", "zeek", "zeek-json":
