@@ -1,5 +1,9 @@
 package output
 
+// The netstat-style table (-o table): per connection both endpoints and
+// their socket states, conntrack's view, and the summary's columns, chosen
+// by --columns.
+
 import (
 	"fmt"
 	"io"
