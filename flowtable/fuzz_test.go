@@ -14,7 +14,7 @@ import (
 
 // Shard-level fuzzing: random segment sequences over a few tuples (some
 // sharing addresses or ports, both families, both directions) go through
-// one Shard, which must never panic and whose accounting must add up after
+// one shard, which must never panic and whose accounting must add up after
 // every packet; the same segments through Tables of 1 and 3 shards must
 // give the same flows, statistics and event stream.
 
