@@ -29,8 +29,14 @@ Output:
   -o, --output FORMAT      conntrack (default): conntrack -L lines;
                            table: netstat-style table with each endpoint's socket state;
                            json: one JSON object per flow per line, with each direction's summary;
-                           zeek: Zeek conn.log (TSV) with a record for every flow, ended ones too;
+                           zeek: Zeek's conn.log (TSV) by Zeek's own connection model;
                            zeek-json: the same records as JSON lines
+      --zeek-checksums MODE  -o zeek: verify (default, as Zeek) or ignore (as zeek -C) IP, TCP
+                           and UDP checksums
+      --zeek-server-ports LIST  -o zeek: Zeek's likely_server_ports for TCP, which orient
+                           connections that do not start with a SYN: ports and ranges,
+                           comma-separated, "+LIST" to add to the default (the ports of all of
+                           Zeek's base analyzers, as "zeek -r" without -b loads them)
       --columns LIST       table columns, comma-separated ("+LIST": the defaults and LIST; "all");
                            implies -o table. Defaults:
                            %s
@@ -65,7 +71,8 @@ func trackingUsage() string {
       --timeout NAME=SECS  override a timeout; repeatable. NAME: %s
       --max-flows N        table size limit; when full, flows that are not ASSURED are evicted
                            first, as the kernel's early drop (default %d; %d when the
-                           output keeps summaries: -o json, zeek, zeek-json)
+                           output keeps summaries: -o json, zeek, zeek-json); also bounds
+                           the connections Zeek's model holds for -o zeek
       --shards N           table shards, one goroutine each beside the reader; 1 = the reader
                            tracks too, on one core (default GOMAXPROCS = %d)
 `, strings.Join(fsm.TimeoutNames(), " "), defaultMaxFlows, defaultMaxFlowsSummaries, runtime.GOMAXPROCS(0))
@@ -92,6 +99,7 @@ type readOptions struct {
 	noTrack   bool
 	filter    string
 	tracking
+	zeekFlags
 	files []string
 }
 
@@ -207,6 +215,7 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	fs.StringVar(&o.filter, "f", "", "")
 	fs.StringVar(&o.filter, "filter", "", "")
 	finishTracking := addTrackingFlags(fs, &o.tracking)
+	addZeekFlags(fs, &o.zeekFlags)
 	help := false
 	fs.BoolVar(&help, "h", false, "")
 	fs.BoolVar(&help, "help", false, "")
@@ -249,7 +258,7 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	if o.maxFlows < 0 {
 		return nil, usagef("read: --max-flows must not be negative")
 	}
-	if !o.maxFlowsSet && o.wantSummaries() {
+	if !o.maxFlowsSet && (o.wantSummaries() || o.zeekOutput()) {
 		o.maxFlows = defaultMaxFlowsSummaries
 	}
 	if columns != "" {
@@ -312,7 +321,7 @@ func (o *readOptions) wantAcct() bool {
 
 func (o *readOptions) wantSummaries() bool {
 	switch o.output {
-	case "json", "zeek", "zeek-json":
+	case "json":
 		return true
 	case "table":
 		return columnsNeedSummaries(o.columns)

@@ -78,20 +78,14 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer out.Flush()
 	lo := lineOpts{acct: o.acct, extended: o.extended}
 	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, Summaries: o.wantSummaries(), Acct: o.wantAcct()}
-	var zw *zeekWriter // -o zeek: ended flows get their records from DESTROY events
-	if o.output == "zeek" || o.output == "zeek-json" {
-		zw = newZeekWriter(out, o.output == "zeek-json", o.events)
+	var zv *zeekView // -o zeek, zeek-json: Zeek's connection model, beside the table
+	if o.zeekOutput() {
+		zv = newZeekView(out, o)
 	}
-	if o.events || zw != nil {
+	if o.events {
 		var line []byte
 		cfg.OnEvents = func(evs []flowtable.Event) {
 			for i := range evs {
-				if zw != nil && evs[i].Summary != nil {
-					zw.record(&evs[i].Flow, evs[i].Summary)
-				}
-				if !o.events {
-					continue
-				}
 				line = appendEvent(line[:0], &evs[i], lo, o.eventStamps)
 				line = append(line, '\n')
 				out.Write(line)
@@ -128,9 +122,6 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 		st.Read++
-		if zw != nil && st.Read == 1 {
-			zw.open(rec.TS) // before any record: events start after the first Add
-		}
 		if st.Read&4095 == 0 {
 			prog.update(src.Offset(), st.Read, table.Active())
 		}
@@ -141,6 +132,9 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if filter != nil && !filter.Match(&rec) {
 			st.Filtered++
 			continue
+		}
+		if zv != nil {
+			zv.add(&rec) // with its own time: Zeek keeps a packet's time, its timers run on the latest
 		}
 		if rec.TS < last {
 			// Time stepped back (a clock step, multi-queue capture). The
@@ -203,8 +197,8 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "tcptrack: warning: filter %q: %v\n", o.filter, ferr)
 		}
 	}
-	if zw != nil {
-		if err := zw.finish(&res, now); err != nil {
+	if zv != nil {
+		if err := zv.finish(now); err != nil {
 			return err
 		}
 	} else if !o.events || o.outputSet {
