@@ -2,6 +2,7 @@ package zeek
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,13 +41,21 @@ func (s *PortSet) String() string {
 	return b.String()
 }
 
-// ParsePorts reads a comma-separated list of ports and ranges ("80,443,
-// 8000-8080").
+// ParsePorts reads a comma-separated list of ports, ranges and analyzer
+// names standing for their server ports ("http,ssl,8443,9000-9010"), or
+// "none". It is how to give a "zeek -b" run's likely_server_ports: the
+// ports of the analyzers its scripts load.
 func ParsePorts(list string) (*PortSet, error) {
 	s := new(PortSet)
 	for _, f := range strings.Split(list, ",") {
 		f = strings.TrimSpace(f)
-		if f == "" {
+		if f == "" || f == "none" {
+			continue
+		}
+		if i := slices.IndexFunc(analyzerPorts[:], func(a analyzer) bool { return a.name == f }); i >= 0 {
+			for _, p := range analyzerPorts[i].ports {
+				s.Add(p)
+			}
 			continue
 		}
 		lo, hi, isRange := strings.Cut(f, "-")
@@ -56,7 +65,8 @@ func ParsePorts(list string) (*PortSet, error) {
 			b, err = strconv.ParseUint(hi, 10, 16)
 		}
 		if err != nil || b < a {
-			return nil, fmt.Errorf("%q is not a port or a range of ports", f)
+			return nil, fmt.Errorf("%q is not a port, a range of ports or an analyzer name (%s)", f,
+				strings.Join(AnalyzerNames(), ", "))
 		}
 		for p := a; p <= b; p++ {
 			s.Add(uint16(p))
@@ -65,43 +75,59 @@ func ParsePorts(list string) (*PortSet, error) {
 	return s, nil
 }
 
-// defaultServerPorts are the TCP ports Zeek's analyzers register as server
-// ports when all base scripts are loaded (a plain "zeek -r", no -b):
-// Analyzer::register_for_ports adds each analyzer's ports to
-// likely_server_ports. From scripts/base/protocols/*/main.zeek: DCE-RPC,
-// DNP3, DNS, Finger, FTP, HTTP, IMAP, IRC, Kerberos, LDAP, Modbus, MQTT,
-// MySQL, PostgreSQL, RDP, Redis, SMB, SMTP, SOCKS, SSH, SSL, Syslog, XMPP.
-var defaultServerPorts = []uint16{
-	135,      // dce-rpc
-	20000,    // dnp3
-	53,       // dns
-	79,       // finger
-	21, 2811, // ftp
-	80, 81, 631, 1080, 3128, 8000, 8080, 8888, // http
-	143,                    // imap
-	6666, 6667, 6668, 6669, // irc
-	88,        // krb
-	389, 3268, // ldap
-	502,        // modbus
-	1883,       // mqtt
-	1434, 3306, // mysql
-	5432,     // postgresql
-	3389,     // rdp
-	6379,     // redis
-	139, 445, // smb
-	25, 587, // smtp
-	22,                                                          // ssh
-	443, 465, 563, 585, 614, 636, 989, 990, 992, 993, 995, 5223, // ssl
-	514,        // syslog
-	5222, 5269, // xmpp
+type analyzer struct {
+	name  string
+	ports []uint16
+}
+
+// analyzerPorts are the TCP server ports Zeek's base analyzers register
+// (scripts/base/protocols/*/main.zeek); Analyzer::register_for_ports adds
+// them to likely_server_ports when the analyzer's scripts are loaded.
+var analyzerPorts = [...]analyzer{
+	{"dce-rpc", []uint16{135}},
+	{"dnp3", []uint16{20000}},
+	{"dns", []uint16{53}},
+	{"finger", []uint16{79}},
+	{"ftp", []uint16{21, 2811}},
+	{"http", []uint16{80, 81, 631, 1080, 3128, 8000, 8080, 8888}},
+	{"imap", []uint16{143}},
+	{"irc", []uint16{6666, 6667, 6668, 6669}},
+	{"krb", []uint16{88}},
+	{"ldap", []uint16{389, 3268}},
+	{"modbus", []uint16{502}},
+	{"mqtt", []uint16{1883}},
+	{"mysql", []uint16{1434, 3306}},
+	{"postgresql", []uint16{5432}},
+	{"rdp", []uint16{3389}},
+	{"redis", []uint16{6379}},
+	{"smb", []uint16{139, 445}},
+	{"smtp", []uint16{25, 587}},
+	{"socks", []uint16{1080}},
+	{"ssh", []uint16{22}},
+	{"ssl", []uint16{443, 465, 563, 585, 614, 636, 989, 990, 992, 993, 995, 5223}},
+	{"syslog", []uint16{514}},
+	{"xmpp", []uint16{5222, 5269}},
+}
+
+// AnalyzerNames lists the analyzers whose server ports ParsePorts knows by
+// name.
+func AnalyzerNames() []string {
+	out := make([]string, len(analyzerPorts))
+	for i, a := range analyzerPorts {
+		out[i] = a.name
+	}
+	return out
 }
 
 // DefaultServerPorts is Zeek's likely_server_ports for TCP in a run with
-// all base scripts.
+// all base scripts (a plain "zeek -r", no -b): every base analyzer's
+// server ports.
 func DefaultServerPorts() *PortSet {
 	s := new(PortSet)
-	for _, p := range defaultServerPorts {
-		s.Add(p)
+	for _, a := range analyzerPorts {
+		for _, p := range a.ports {
+			s.Add(p)
+		}
 	}
 	return s
 }

@@ -34,9 +34,11 @@ Output:
       --zeek-checksums MODE  -o zeek: verify (default, as Zeek) or ignore (as zeek -C) IP, TCP
                            and UDP checksums
       --zeek-server-ports LIST  -o zeek: Zeek's likely_server_ports for TCP, which orient
-                           connections that do not start with a SYN: ports and ranges,
-                           comma-separated, "+LIST" to add to the default (the ports of all of
-                           Zeek's base analyzers, as "zeek -r" without -b loads them)
+                           connections that do not start with a SYN: ports, ranges and analyzer
+                           names (http, ssl, ftp ...: their ports), comma-separated, or none;
+                           "+LIST" adds to the default, the ports of all of Zeek's base
+                           analyzers (what "zeek -r" loads; for a "zeek -b" run, name the
+                           analyzers its scripts load)
       --columns LIST       table columns, comma-separated ("+LIST": the defaults and LIST; "all");
                            implies -o table. Defaults:
                            %s

@@ -203,14 +203,16 @@ func teredoIP(b []byte) ([]byte, bool) {
 	}
 }
 
-// isTeredo is Teredo's protocol detection on UDP ports of its own: an
-// IPv6 header of exactly 40 bytes from or to a Teredo address (a bubble),
-// or IPv6 after an authentication header or origin indication.
+// isTeredo is Teredo's protocol detection, for UDP on other ports: an IPv6
+// header from or to a Teredo address, or IPv6 after an authentication
+// header or origin indication.
 func isTeredo(b []byte) bool {
 	if len(b) < 40 || len(b) > 8 && b[0]>>4 != 6 && (b[0] != 0 || b[1] != 0 && b[1] != 1) {
 		return false
 	}
-	if len(b) == 40 && b[0]>>4 == 6 {
+	if b[0]>>4 == 6 {
+		// Zeek's pattern (a prefix match): an IPv6 header from or to a
+		// Teredo address, 2001:0::/32.
 		teredo := func(a []byte) bool { return a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0 }
 		if teredo(b[8:]) || teredo(b[24:]) {
 			return true
