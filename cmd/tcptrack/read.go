@@ -254,9 +254,6 @@ func writeFlowList(out *bufio.Writer, stderr io.Writer, o *readOptions, flows fl
 		return writeTableColumns(out, flows, now, o.columns)
 	case "json":
 		return writeJSONList(out, flows, now)
-	case "zeek", "zeek-json":
-		zw := newZeekWriter(out, o.output == "zeek-json", false)
-		return zw.finish(flows, now)
 	}
 	lo := lineOpts{acct: o.acct, extended: o.extended}
 	var line []byte
