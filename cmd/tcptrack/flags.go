@@ -82,7 +82,8 @@ func trackingUsage() string {
 
 // The default --max-flows keeps a full table near 1 GiB of peak RSS: a flow
 // costs about 190 bytes all told (160-byte entry, index, output order), 40
-// more with counters; -o json and zeek keep a 672-byte summary per flow too.
+// more with counters; -o json keeps a 672-byte summary per flow too, and -o
+// zeek runs Zeek's own model beside the table (about 1 KiB a connection).
 const (
 	defaultMaxFlows          = 1 << 22
 	defaultMaxFlowsSummaries = 1 << 20
