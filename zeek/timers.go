@@ -61,22 +61,28 @@ func (h *timerHeap) pop() timer {
 	n := len(s) - 1
 	s[0] = s[n]
 	s = s[:n]
-	for i := 0; ; {
+	s.down(0)
+	*h = s
+	return top
+}
+
+// down restores the heap order below i.
+func (h timerHeap) down(i int) {
+	n := len(h)
+	for {
 		l, m := 2*i+1, i
-		if l < n && s.less(l, m) {
+		if l < n && h.less(l, m) {
 			m = l
 		}
-		if r := l + 1; r < n && s.less(r, m) {
+		if r := l + 1; r < n && h.less(r, m) {
 			m = r
 		}
 		if m == i {
-			break
+			return
 		}
-		s[i], s[m] = s[m], s[i]
+		h[i], h[m] = h[m], h[i]
 		i = m
 	}
-	*h = s
-	return top
 }
 
 // addTimer schedules one of the TCP analyzer's timers for c.
@@ -88,7 +94,47 @@ func (c *conn) addTimer(at int64, kind timerKind) {
 	t := c.t
 	t.order++
 	t.timers.push(timer{at: at, order: t.order, slot: c.slot, gen: c.gen, epoch: epoch, kind: kind})
+	if len(t.timers) > t.compactAt {
+		t.compactTimers()
+	}
 }
+
+// live reports whether tm still belongs to a connection and was not
+// cancelled.
+func (t *Tracker) live(tm *timer) bool {
+	c := t.conn(tm.slot)
+	if c == nil || c.gen != tm.gen {
+		return false
+	}
+	if tm.kind == timerInactivity {
+		return tm.epoch == c.inactivityEpoch
+	}
+	return tm.epoch == c.analyzerEpoch
+}
+
+// compactTimers drops the timers of ended connections and cancelled ones,
+// which otherwise wait in the heap until their time (up to an hour): a
+// flood of short connections must not grow memory beyond the connections
+// held. Amortised: it runs when the heap has doubled since the last time.
+func (t *Tracker) compactTimers() {
+	h := t.timers
+	n := 0
+	for i := range h {
+		if t.live(&h[i]) {
+			h[n] = h[i]
+			n++
+		}
+	}
+	h = h[:n]
+	for i := n/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+	t.timers = h
+	t.compactAt = max(2*n, minCompact)
+}
+
+// minCompact is the heap size below which stale timers are left alone.
+const minCompact = 4096
 
 // cancelTimers drops the TCP analyzer's pending timers (not the session's
 // inactivity timer).
@@ -111,15 +157,12 @@ func (c *conn) setInactivityTimeout(d int64) {
 func (t *Tracker) advance(now int64) {
 	for len(t.timers) > 0 && t.timers[0].at <= now {
 		tm := t.timers.pop()
-		c := t.conn(tm.slot)
-		if c == nil || c.gen != tm.gen {
-			continue // the connection ended; its timers went with it
+		if !t.live(&tm) {
+			continue // the connection ended, or the timer was cancelled
 		}
+		c := t.conn(tm.slot)
 		switch tm.kind {
 		case timerInactivity:
-			if tm.epoch != c.inactivityEpoch {
-				continue
-			}
 			if c.last+c.inactivity <= now {
 				t.remove(c)
 			} else {
@@ -127,7 +170,7 @@ func (t *Tracker) advance(now int64) {
 			}
 			continue
 		}
-		if tm.epoch != c.analyzerEpoch || !c.active && tm.kind != timerDelete {
+		if !c.active && tm.kind != timerDelete {
 			continue
 		}
 		switch tm.kind {

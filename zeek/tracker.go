@@ -93,17 +93,19 @@ type Tracker struct {
 	free   []int32
 	slots  int32
 	timers timerHeap
-	order  uint64
-	now    int64 // network time: the latest packet time seen
-	rec    Record
-	hist   []byte
-	stats  Stats
+	// compactAt is the heap size at which stale timers are swept out.
+	compactAt int
+	order     uint64
+	now       int64 // network time: the latest packet time seen
+	rec       Record
+	stats     Stats
 }
 
 // NewTracker makes a Tracker that passes each finished connection's record
 // to emit.
 func NewTracker(cfg Config, emit func(*Record)) *Tracker {
-	t := &Tracker{cfg: cfg, to: cfg.Timeouts.ns(), ports: cfg.ServerPorts, emit: emit, conns: make(map[connKey]int32)}
+	t := &Tracker{cfg: cfg, to: cfg.Timeouts.ns(), ports: cfg.ServerPorts, emit: emit, conns: make(map[connKey]int32),
+		compactAt: minCompact}
 	if t.ports == nil {
 		t.ports = DefaultServerPorts()
 	}

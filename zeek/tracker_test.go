@@ -403,3 +403,26 @@ func BenchmarkTracker(b *testing.B) {
 	}
 	tr.Flush()
 }
+
+// TestTimersBounded: a long flood of unanswered SYNs (each ended by the
+// attempt timer after 5 s, its inactivity timer due only after 60 s) keeps
+// the timer heap in proportion to the connections held.
+func TestTimersBounded(t *testing.T) {
+	tr := NewTracker(Config{}, func(*Record) {})
+	maxTimers, maxActive := 0, 0
+	ts := t0
+	for i := range 200000 {
+		ts += 1e6 // 1000 SYNs a second for 200 s
+		s := step{flags: fsm.SYN, seq: 1000, cport: uint16(1024 + i%60000), port: 80 + uint16(i/60000)}
+		p := s.packet(ts)
+		tr.Add(&p)
+		maxTimers = max(maxTimers, len(tr.timers))
+		maxActive = max(maxActive, tr.Stats().Active)
+	}
+	if maxTimers > 8*maxActive+2*minCompact {
+		t.Errorf("%d timers for at most %d connections", maxTimers, maxActive)
+	}
+	if maxActive > 5100 {
+		t.Errorf("%d connections held: the attempt timer should end each after 5 s", maxActive)
+	}
+}
