@@ -1,13 +1,14 @@
 # tcptrack — see README.md. Every target that needs system packages runs
 # .ci/deps first, which installs what is missing (Debian).
 export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+SHELL   := /bin/bash
 GO      ?= go
 BIN     := bin/tcptrack
 SAMPLE  := testdata/pcaps/sample.pcap
 SEED    ?= $(shell date +%s)
 CORPUS  ?= testdata/pcaps/kernel
 
-.PHONY: all deps build run test vet corpus difftest kerneltest bench fuzz clean
+.PHONY: all deps build run test golden vet corpus difftest kerneltest bench fuzz clean
 
 all: build
 
@@ -17,30 +18,44 @@ deps:
 build: deps
 	$(GO) build -o $(BIN) ./cmd/tcptrack
 
-# The main job on the shipped sample: conntrack lines, then the table.
+# The main job on the shipped sample: conntrack lines, then the table,
+# then what happened.
 run: build
 	./$(BIN) read --acct $(SAMPLE)
 	./$(BIN) read -o table $(SAMPLE)
+	@echo; cat bin/deps.txt; \
+	echo "built: $(BIN) ($$($(GO) env GOVERSION))"; \
+	echo "ran: tcptrack read on $(SAMPLE) ($$(./$(BIN) read --stats=json $(SAMPLE) 2>&1 >/dev/null | sed -n 's/.*"read": *\([0-9]*\).*/\1/p' | head -1) packets): above, the $$(./$(BIN) read $(SAMPLE) 2>/dev/null | wc -l) connections as conntrack -L prints them (--acct), then each endpoint's socket state (-o table)"
 
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
 # Every test: unit, golden, fuzz seeds, race detector, and the differential
-# test against the committed kernel corpus.
+# test against the committed kernel corpus. Output is go test's, condensed
+# (failures in full, skips with their reasons), ending with what happened.
 test: deps vet
-	$(GO) test -race -count=1 ./...
+	@$(GO) build -o bin/testsummary ./tools/testsummary
+	@echo "go test -race -count=1 ./... (every package; takes a few minutes)"
+	@set -o pipefail; $(GO) test -race -count=1 -json ./... | bin/testsummary \
+	  -note "$$(cat bin/deps.txt)" \
+	  -note "ran: go vet ./... and gofmt (clean), then go test -race over every package, incl. the differential test against the kernel corpus in testdata/pcaps/kernel"
+
+# Rewrite every golden file and fuzz seed corpus from the current code
+# (review the diff before committing).
+golden:
+	$(GO) test -count=1 ./... -update
 
 # Regenerate the kernel corpus (root, network namespaces): make corpus SEED=42
 corpus: deps
-	$(GO) run ./testdata/gen -out $(CORPUS) -seed $(SEED)
+	$(GO) run ./tools/corpusgen -out $(CORPUS) -seed $(SEED)
 
 # One fresh differential round: a new corpus from a random seed, compared
 # flow for flow with the kernel.
 difftest: deps
 	@dir=$$(mktemp -d /tmp/tcptrack-corpus.XXXXXX); \
 	echo "fresh kernel corpus in $$dir (seed $(SEED))"; \
-	$(GO) run ./testdata/gen -out $$dir -seed $(SEED) && \
+	$(GO) run ./tools/corpusgen -out $$dir -seed $(SEED) && \
 	TCPTRACK_CORPUS=$$dir $(GO) test -count=1 -run 'TestKernel' ./cmd/tcptrack; \
 	rc=$$?; [ $$rc -eq 0 ] && rm -rf $$dir || echo "kept $$dir for inspection"; exit $$rc
 

@@ -2,7 +2,6 @@ package assemble
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,13 +12,21 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
-// The shared developer corpus: real captures from zeek, suricata-verify
-// and tcpdump, described in SOURCES.md.
-const corpusDir = "../../shared/pcaps"
-
-var update = flag.Bool("update", false, "rewrite golden files")
+// corpusDir is the shared developer corpus beside the repository: real
+// captures from zeek, suricata-verify and tcpdump, described in its
+// SOURCES.md. Tests that are about that corpus skip without it.
+func corpusDir(t *testing.T) string {
+	t.Helper()
+	dir, ok := testutil.Shared(t, "pcaps", "the whole test (it checks that corpus)")
+	if !ok {
+		t.SkipNow()
+	}
+	return dir
+}
 
 // corpusEntry is one row of SOURCES.md's table.
 type corpusEntry struct {
@@ -31,9 +38,9 @@ type corpusEntry struct {
 
 func loadSources(t *testing.T) []corpusEntry {
 	t.Helper()
-	f, err := os.Open(filepath.Join(corpusDir, "SOURCES.md"))
+	f, err := os.Open(filepath.Join(corpusDir(t), "SOURCES.md"))
 	if err != nil {
-		t.Skipf("no shared corpus: %v", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	var out []corpusEntry
@@ -65,7 +72,7 @@ func TestCorpus(t *testing.T) {
 	for _, e := range entries {
 		listed[e.file] = true
 		t.Run(e.file, func(t *testing.T) {
-			r, err := Open(filepath.Join(corpusDir, e.file))
+			r, err := Open(filepath.Join(corpusDir(t), e.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,13 +112,13 @@ func TestCorpus(t *testing.T) {
 				e.file, r.Count(), s.TCP, s.NotTCP, s.Fragment, s.Malformed, s.Truncated, s.Unsupported, s.FragCompleted, s.FragDropped, s.FragHeld)
 		})
 	}
-	files, _ := filepath.Glob(filepath.Join(corpusDir, "*.pcap*"))
+	files, _ := filepath.Glob(filepath.Join(corpusDir(t), "*.pcap*"))
 	for _, f := range files {
 		if !listed[filepath.Base(f)] {
 			t.Errorf("%s is not in SOURCES.md", filepath.Base(f))
 		}
 	}
-	checkGolden(t, "testdata/corpus_stats.golden", golden.String())
+	testutil.Golden(t, filepath.Join("testdata", "corpus_stats.golden"), []byte(golden.String()))
 }
 
 // linkMatches compares SOURCES.md's LT column ("EN10MB", "SLL",
@@ -131,23 +138,6 @@ func linkMatches(col string, found []string) bool {
 	return slices.Equal(want, found)
 }
 
-func checkGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n got:\n%s\nwant:\n%s", path, got, want)
-	}
-}
-
 // TestCorpusTcpdump compares every record's timestamp with what tcpdump
 // prints at nanosecond precision: the same number of records, the same
 // times (this checks pcapng if_tsresol handling on real files).
@@ -163,7 +153,7 @@ func TestCorpusTcpdump(t *testing.T) {
 	tsLine := regexp.MustCompile(`^(\d+)\.(\d{9}) `)
 	for _, e := range entries {
 		t.Run(e.file, func(t *testing.T) {
-			path := filepath.Join(corpusDir, e.file)
+			path := filepath.Join(corpusDir(t), e.file)
 			cmd := exec.Command(tcpdump, "-nn", "-q", "-tt", "--time-stamp-precision=nano", "-r", path)
 			var stderr strings.Builder
 			cmd.Stderr = &stderr

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tcptrack/tcptrack/internal/testutil"
+
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -103,9 +105,13 @@ func TestFilterMatchDoesNotAllocate(t *testing.T) {
 // record for a handful of expressions.
 func TestFilterMatchesLibpcapOnCorpus(t *testing.T) {
 	exprs := []string{"tcp", "tcp port 80", "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0", "ip6 and tcp", "vlan and tcp", "len > 200", "ip[6:2] & 0x3fff != 0", "net 10.0.0.0/8 or host ::1", "ip and tcp[20:4] = 0x47455420"}
-	files, _ := filepath.Glob(filepath.Join(corpusDir, "*.pcap*"))
-	if len(files) == 0 {
-		t.Skip("no shared corpus")
+	// Our own captures always, the shared corpus when it is there.
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
+	kernel, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "kernel", "*", "capture.pcap"))
+	files = append(files, kernel...)
+	if dir, ok := testutil.Shared(t, "pcaps", "the shared captures (in-repo captures still checked)"); ok {
+		shared, _ := filepath.Glob(filepath.Join(dir, "*.pcap*"))
+		files = append(files, shared...)
 	}
 	progs := map[string]map[LinkType][]bpfInsn{}
 	checked := 0

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
 // fuzzLinks are the link types FuzzDecode picks from (by index, so that
@@ -128,21 +130,12 @@ func checkReaderError(t *testing.T, err error) {
 	}
 }
 
-// TestWriteFuzzSeeds regenerates the seed corpora under testdata/fuzz
-// (go test -run WriteFuzzSeeds -update): the decoder table cases, the
-// fragment sequences, and the heads of the shared corpus captures.
-func TestWriteFuzzSeeds(t *testing.T) {
-	if !*update {
-		t.Skip("run with -update to rewrite")
-	}
-	dec := filepath.Join("testdata", "fuzz", "FuzzDecode")
-	rd := filepath.Join("testdata", "fuzz", "FuzzReader")
-	for _, dir := range []string{dec, rd} {
-		os.RemoveAll(dir)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+// TestFuzzSeeds keeps the seed corpora under testdata/fuzz in step with
+// what builds them (go test -update rewrites them): the decoder table
+// cases, the fragment sequences, and the heads of the shared corpus
+// captures (checked, and rewritable, only where that corpus is present).
+// Inputs the fuzzer found stay beside them under their own names.
+func TestFuzzSeeds(t *testing.T) {
 	linkIndex := func(lt LinkType) uint8 {
 		for i, l := range fuzzLinks {
 			if l == lt {
@@ -151,13 +144,13 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 		return uint8(len(fuzzLinks) - 1)
 	}
-	n := 0
+	var dec, rd []testutil.SeedFile
 	writeDecode := func(lt LinkType, cutBy int, frames ...[]byte) {
-		n++
-		body := fmt.Sprintf("go test fuzz v1\nuint8(%d)\nuint16(%d)\n[]byte(%q)\n", linkIndex(lt), cutBy, bytes.Join(frames, frameSep))
-		if err := os.WriteFile(filepath.Join(dec, fmt.Sprintf("seed%03d", n)), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		dec = append(dec, testutil.SeedFile{Name: fmt.Sprintf("seed%03d", len(dec)+1),
+			Body: testutil.FuzzFile(linkIndex(lt), uint16(cutBy), bytes.Join(frames, frameSep))})
+	}
+	writeReader := func(b []byte) {
+		rd = append(rd, testutil.SeedFile{Name: fmt.Sprintf("seed%03d", len(rd)+1), Body: testutil.FuzzFile(b)})
 	}
 	for _, tc := range decodeCases() {
 		writeDecode(tc.rec.LinkType, tc.rec.OrigLen-tc.rec.CapLen, tc.rec.Data)
@@ -168,16 +161,16 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	writeDecode(LinkRaw, 0, f4(tcp, 1, 0, 24, true), f4(tcp, 1, 0, 24, true), f4(tcp, 1, 24, 120, false))
 	writeDecode(LinkRaw, 0, f6(tcp, 7, 0, 48, true), f6(tcp, 7, 96, 120, false), f6(tcp, 7, 48, 96, true))
 	writeDecode(LinkEthernet, 0, ether(0x8100, cat(vlanTag(6, 0x86dd), f6(tcp, 77, 0, 48, true))), ether(0x8100, cat(vlanTag(6, 0x86dd), f6(tcp, 77, 48, 120, false))))
+	w := (&ng{o: binary.BigEndian}).shb().idb(113, 64, opt{9, []byte{0x80 | 10}}, opt{14, make([]byte, 8)}).block(0xbad, []byte("x")).spb(100, make([]byte, 64)).pb(0, 1, tRec{data: []byte("pb")})
+	writeReader(w.b)
+	writeReader(pcapBytes(binary.BigEndian, 0xa1b23c4d, 101, tRec{ts: 5, data: []byte("nano")}))
+	writeReader(pcapBytes(binary.LittleEndian, 0xa1b2cd34, 1, tRec{ts: 5, data: []byte("kuz")}))
 
-	m := 0
-	writeReader := func(b []byte) {
-		m++
-		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
-		if err := os.WriteFile(filepath.Join(rd, fmt.Sprintf("seed%03d", m)), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	dir, shared := testutil.Shared(t, "pcaps", "the seeds taken from the shared captures")
+	if !shared && testutil.Updating() {
+		t.Fatal("not rewriting the seed corpora without the shared captures they partly come from")
 	}
-	files, _ := filepath.Glob(filepath.Join(corpusDir, "*.pcap*"))
+	files, _ := filepath.Glob(filepath.Join(dir, "*.pcap*"))
 	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -197,8 +190,6 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			writeDecode(rec.LinkType, rec.OrigLen-rec.CapLen, rec.Data[:min(len(rec.Data), 256)])
 		}
 	}
-	w := (&ng{o: binary.BigEndian}).shb().idb(113, 64, opt{9, []byte{0x80 | 10}}, opt{14, make([]byte, 8)}).block(0xbad, []byte("x")).spb(100, make([]byte, 64)).pb(0, 1, tRec{data: []byte("pb")})
-	writeReader(w.b)
-	writeReader(pcapBytes(binary.BigEndian, 0xa1b23c4d, 101, tRec{ts: 5, data: []byte("nano")}))
-	writeReader(pcapBytes(binary.LittleEndian, 0xa1b2cd34, 1, tRec{ts: 5, data: []byte("kuz")}))
+	testutil.SeedFiles(t, "FuzzDecode", dec)
+	testutil.SeedFiles(t, "FuzzReader", rd)
 }

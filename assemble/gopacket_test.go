@@ -128,7 +128,7 @@ func TestCorpusGopacket(t *testing.T) {
 			if testing.Short() && e.pkts > 10000 {
 				t.Skip("short")
 			}
-			r, err := Open(filepath.Join(corpusDir, e.file))
+			r, err := Open(filepath.Join(corpusDir(t), e.file))
 			if err != nil {
 				t.Fatal(err)
 			}

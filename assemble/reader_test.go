@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
 // Capture file builders.
@@ -133,18 +135,8 @@ func readAll(t *testing.T, name string, b []byte) ([]Record, *Reader, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var out []Record
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return out, r, nil
-		}
-		if err != nil {
-			return out, r, err
-		}
-		rec.Data = bytes.Clone(rec.Data)
-		out = append(out, rec)
-	}
+	recs, err := testutil.ReadAll(r.Next, func(rec Record) Record { rec.Data = bytes.Clone(rec.Data); return rec })
+	return recs, r, err
 }
 
 func TestReaderPcap(t *testing.T) {

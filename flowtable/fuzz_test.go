@@ -2,14 +2,13 @@ package flowtable
 
 import (
 	"encoding/binary"
-	"flag"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/testutil"
 
 	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/fsm"
@@ -37,8 +36,6 @@ var fuzzTuples = [...]struct {
 	{netip.MustParseAddr("::ffff:10.0.0.1"), netip.MustParseAddr("::ffff:10.0.0.2"), 40000, 80},
 	{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.1"), 7, 7}, // both ends alike
 }
-
-var updateSeeds = flag.Bool("update-seeds", false, "rewrite testdata/fuzz/FuzzShard from shardSeeds")
 
 // shardStepLen is the bytes one step decodes from.
 const shardStepLen = 8
@@ -169,7 +166,7 @@ func countEvents(evs []Event) (created, destroyed int) {
 
 func FuzzShard(f *testing.F) {
 	for _, sd := range shardSeeds() {
-		f.Add(sd.data)
+		f.Add(sd.Data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
@@ -300,11 +297,6 @@ func runTable(cfg fsm.Config, shards int, steps []byte) tableRun {
 	return r
 }
 
-type shardSeed struct {
-	name string
-	data []byte
-}
-
 // step encodes one fuzz step.
 func step(tuple int, reply bool, dt byte, flags fsm.Flags, dseq, dack int16, win, plen byte) []byte {
 	b := make([]byte, shardStepLen)
@@ -335,7 +327,7 @@ func handshake(tuple int) [][]byte {
 	}
 }
 
-func shardSeeds() []shardSeed {
+func shardSeeds() []testutil.Seed {
 	var all [][]byte
 	for ti := range fuzzTuples {
 		all = append(all, handshake(ti)...)
@@ -351,41 +343,24 @@ func shardSeeds() []shardSeed {
 	for ti := range fuzzTuples {
 		flood = append(flood, step(ti, false, 0, fsm.SYN, 0, 0, 200, 0))
 	}
-	return []shardSeed{
-		{"all-tuples", join(0x00, all...)},
-		{"open-close-reopen", join(0x00, append(handshake(0), closeT0...)...)},
-		{"flood-limit-1", join(0x01, flood...)},
-		{"flood-limit-2-assured", join(0x02, append(append(handshake(0), handshake(4)...), flood...)...)},
-		{"expiry-fast-timeouts", join(0x30, append(handshake(1), step(1, false, 14, fsm.ACK, 0, 0, 200, 0), step(2, false, 14, fsm.SYN, 0, 0, 200, 0))...)},
-		{"rst-kill-and-pickup", join(0x00,
+	return []testutil.Seed{
+		{Name: "all-tuples", Data: join(0x00, all...)},
+		{Name: "open-close-reopen", Data: join(0x00, append(handshake(0), closeT0...)...)},
+		{Name: "flood-limit-1", Data: join(0x01, flood...)},
+		{Name: "flood-limit-2-assured", Data: join(0x02, append(append(handshake(0), handshake(4)...), flood...)...)},
+		{Name: "expiry-fast-timeouts", Data: join(0x30, append(handshake(1), step(1, false, 14, fsm.ACK, 0, 0, 200, 0), step(2, false, 14, fsm.SYN, 0, 0, 200, 0))...)},
+		{Name: "rst-kill-and-pickup", Data: join(0x00,
 			step(0, false, 1, fsm.SYN, 0, 0, 200, 0),
 			step(0, false, 1, fsm.RST, 1, 0, 0, 0),
 			step(0, true, 1, fsm.PSH|fsm.ACK, 0, 0, 200, 50),
 			step(0, false, 1, fsm.ACK, 0, 0, 200, 0))},
-		{"time-backwards", join(0x10, append(handshake(3), step(3, false, 15, fsm.ACK, 0, 0, 200, 0), step(5, true, 15, fsm.SYN, 0, 0, 200, 0))...)},
-		{"no-loose-liberal", join(0x0c, step(0, false, 1, fsm.ACK, 0, 0, 200, 10), step(0, true, 1, fsm.ACK, 30000, 0, 200, 10))},
+		{Name: "time-backwards", Data: join(0x10, append(handshake(3), step(3, false, 15, fsm.ACK, 0, 0, 200, 0), step(5, true, 15, fsm.SYN, 0, 0, 200, 0))...)},
+		{Name: "no-loose-liberal", Data: join(0x0c, step(0, false, 1, fsm.ACK, 0, 0, 200, 10), step(0, true, 1, fsm.ACK, 30000, 0, 200, 10))},
 	}
 }
 
 // TestShardFuzzSeeds keeps testdata/fuzz/FuzzShard in step with shardSeeds
 // (go test -update rewrites it); go test runs the corpus as FuzzShard's seeds.
 func TestShardFuzzSeeds(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzShard")
-	for _, sd := range shardSeeds() {
-		path := filepath.Join(dir, sd.name)
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", sd.data)
-		if *updateSeeds {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != want {
-			t.Errorf("%s missing or stale (go test -run TestShardFuzzSeeds -update-seeds rewrites it)", path)
-		}
-	}
+	testutil.SeedCorpus(t, "FuzzShard", shardSeeds())
 }

@@ -1,15 +1,13 @@
 package fsm
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unsafe"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+	"github.com/tcptrack/tcptrack/internal/testutil"
+)
 
 // Handshake used by most scenarios: A (ISN 1000) opens to B (ISN 5000).
 var handshake = []string{
@@ -277,20 +275,7 @@ func TestScenarios(t *testing.T) {
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the output (go test -update rewrites it)", path)
-	}
+	testutil.Golden(t, filepath.Join("testdata", name), []byte(got))
 }
 
 func TestConnSize(t *testing.T) {

@@ -3,10 +3,10 @@ package fsm
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
 // fuzzStepLen is the bytes one fuzz step decodes from.
@@ -119,7 +119,7 @@ func checkStep(before Conn, c *Conn, seg *Segment, r Result, maxTimeout time.Dur
 
 func FuzzConn(f *testing.F) {
 	for _, sc := range fuzzSeeds() {
-		f.Add(sc.data)
+		f.Add(sc.Data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg := fuzzConfig(data)
@@ -165,12 +165,6 @@ func FuzzConn(f *testing.F) {
 	})
 }
 
-// fuzzSeed is a named starting input built from readable steps.
-type fuzzSeed struct {
-	name string
-	data []byte
-}
-
 // seedStep encodes one step with deltas from the running next sequence numbers.
 func seedStep(fromB bool, f Flags, dseq, dack int16, win byte, plen byte, extra byte) []byte {
 	b := make([]byte, fuzzStepLen)
@@ -193,15 +187,15 @@ func cat(parts ...[]byte) []byte {
 	return out
 }
 
-func fuzzSeeds() []fuzzSeed {
+func fuzzSeeds() []testutil.Seed {
 	const a, b = false, true
 	hs := cat(
 		seedStep(a, SYN, 0, 0, 250, 0, 0x16),
 		seedStep(b, SYN|ACK, 0, 0, 250, 0, 0x16),
 		seedStep(a, ACK, 0, 0, 250, 0, 0),
 	)
-	return []fuzzSeed{
-		{"open-close", cat(hs,
+	return []testutil.Seed{
+		{Name: "open-close", Data: cat(hs,
 			seedStep(a, PSH|ACK, 0, 0, 250, 100, 0),
 			seedStep(b, ACK, 0, 0, 250, 0, 0),
 			seedStep(a, FIN|ACK, 0, 0, 250, 0, 0),
@@ -209,31 +203,31 @@ func fuzzSeeds() []fuzzSeed {
 			seedStep(a, ACK, 0, 0, 250, 0, 0),
 			seedStep(a, SYN, 3000, 0, 250, 0, 0),
 		)},
-		{"refused", cat(seedStep(a, SYN, 0, 0, 250, 0, 0), seedStep(b, RST|ACK, -5000, 0, 0, 0, 0))},
-		{"pickup", cat(
+		{Name: "refused", Data: cat(seedStep(a, SYN, 0, 0, 250, 0, 0), seedStep(b, RST|ACK, -5000, 0, 0, 0, 0))},
+		{Name: "pickup", Data: cat(
 			seedStep(a, PSH|ACK, 0, 0, 250, 100, 0),
 			seedStep(b, ACK, 0, 0, 250, 0, 0),
 			seedStep(a, ACK, 0, 0, 250, 0, 0),
 			seedStep(b, FIN|ACK, 0, 0, 250, 0, 0),
 		)},
-		{"simultaneous-open", cat(
+		{Name: "simultaneous-open", Data: cat(
 			seedStep(a, SYN, 0, 0, 250, 0, 0),
 			seedStep(b, SYN, 0, 0, 250, 0, 0),
 			seedStep(a, SYN|ACK, -1, 0, 250, 0, 0),
 			seedStep(b, SYN|ACK, -1, 0, 250, 0, 0),
 			seedStep(b, ACK, 0, 0, 250, 0, 0),
 		)},
-		{"rst-challenge", cat(hs,
+		{Name: "rst-challenge", Data: cat(hs,
 			seedStep(a, RST, 100, 0, 0, 0, 0),
 			seedStep(b, ACK, 0, -100, 250, 0, 0),
 			seedStep(a, RST, -100, 0, 0, 0, 0),
 		)},
-		{"resync", cat(hs,
+		{Name: "resync", Data: cat(hs,
 			seedStep(a, SYN, 3000, 0, 250, 0, 0x10),
 			seedStep(b, SYN|ACK, 2000, 0, 250, 0, 0x10),
 			seedStep(a, ACK, 0, 0, 250, 0, 0),
 		)},
-		{"out-of-window", cat(
+		{Name: "out-of-window", Data: cat(
 			seedStep(a, SYN, 0, 0, 1, 0, 0),
 			seedStep(b, SYN|ACK, 0, 0, 1, 0, 0),
 			seedStep(a, ACK, 0, 0, 1, 0, 0),
@@ -241,7 +235,7 @@ func fuzzSeeds() []fuzzSeed {
 			seedStep(a, RST, 30000, 0, 0, 0, 0),
 			seedStep(b, FIN|ACK, 30000, 0, 250, 0, 0),
 		)},
-		{"bad-flags", cat(seedStep(a, SYN|FIN, 0, 0, 250, 0, 0), seedStep(a, 0xff, 0, 0, 0, 0, 0x80), hs)},
+		{Name: "bad-flags", Data: cat(seedStep(a, SYN|FIN, 0, 0, 250, 0, 0), seedStep(a, 0xff, 0, 0, 0, 0, 0x80), hs)},
 	}
 }
 
@@ -249,29 +243,5 @@ func fuzzSeeds() []fuzzSeed {
 // (go test -update rewrites it) and runs every corpus file, so the seeds
 // are exercised by a plain go test too.
 func TestFuzzSeedCorpus(t *testing.T) {
-	checkSeedCorpus(t, "FuzzConn", fuzzSeeds())
-}
-
-// checkSeedCorpus keeps testdata/fuzz/TARGET holding exactly the seeds'
-// files (go test -update rewrites them).
-func checkSeedCorpus(t *testing.T, target string, seeds []fuzzSeed) {
-	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	for _, s := range seeds {
-		path := filepath.Join(dir, s.name)
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s.data)
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != want {
-			t.Errorf("%s missing or stale (go test -update rewrites it)", path)
-		}
-	}
+	testutil.SeedCorpus(t, "FuzzConn", fuzzSeeds())
 }

@@ -3,11 +3,13 @@ package fsm
 import (
 	"strings"
 	"testing"
+
+	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
 // summarySeeds adds exchanges that reach the summary's own paths (holes,
 // repeats, zero windows, wraps) to the state machine's seeds.
-func summarySeeds() []fuzzSeed {
+func summarySeeds() []testutil.Seed {
 	const a, b = false, true
 	hs := cat(
 		seedStep(a, SYN, 0, 0, 250, 0, 0),
@@ -16,7 +18,7 @@ func summarySeeds() []fuzzSeed {
 	)
 	seeds := fuzzSeeds()
 	return append(seeds,
-		fuzzSeed{"summary-gaps-repeats", cat(hs,
+		testutil.Seed{Name: "summary-gaps-repeats", Data: cat(hs,
 			seedStep(a, PSH|ACK, 0, 0, 250, 100, 0),
 			seedStep(a, PSH|ACK, 200, 0, 250, 100, 0),
 			seedStep(a, PSH|ACK, -300, 0, 250, 100, 0),
@@ -27,7 +29,7 @@ func summarySeeds() []fuzzSeed {
 			seedStep(a, FIN|ACK, 0, 0, 250, 0, 0),
 			seedStep(b, FIN|ACK, 0, 0, 250, 0, 0),
 		)},
-		fuzzSeed{"summary-wrap", cat(
+		testutil.Seed{Name: "summary-wrap", Data: cat(
 			seedStep(a, SYN, 0, 0, 250, 0, 0x80),
 			seedStep(a, PSH|ACK, 0x7fff, 0, 250, 255, 0),
 			seedStep(b, ACK, 0, 0x7fff, 250, 0, 0),
@@ -41,7 +43,7 @@ func summarySeeds() []fuzzSeed {
 // stays within its alphabet and bound, the state is a defined one.
 func FuzzSummary(f *testing.F) {
 	for _, s := range summarySeeds() {
-		f.Add(s.data)
+		f.Add(s.Data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var s Summary
@@ -93,5 +95,5 @@ func FuzzSummary(f *testing.F) {
 // TestSummaryFuzzCorpus keeps testdata/fuzz/FuzzSummary in step with
 // summarySeeds (go test -update rewrites it).
 func TestSummaryFuzzCorpus(t *testing.T) {
-	checkSeedCorpus(t, "FuzzSummary", summarySeeds())
+	testutil.SeedCorpus(t, "FuzzSummary", summarySeeds())
 }

@@ -3,13 +3,12 @@ package main
 // Differential test against the Linux kernel: every scenario directory under
 // testdata/pcaps/kernel (or $TCPTRACK_CORPUS) holds a capture taken on a
 // namespace router together with that router's own `conntrack -L` and
-// `conntrack -E` output (see testdata/gen). Replaying the capture must give
+// `conntrack -E` output (see tools/corpusgen). Replaying the capture must give
 // the kernel's answer, flow for flow.
 
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -18,21 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-type corpusMeta struct {
-	Scenario    string            `json:"scenario"`
-	Description string            `json:"description"`
-	Seed        int64             `json:"seed"`
-	Kernel      string            `json:"kernel"`
-	ListAt      float64           `json:"list_at"`
-	ListBefore  float64           `json:"list_before"`
-	ListAfter   float64           `json:"list_after"`
-	EventsStart float64           `json:"events_start"`
-	EventsStop  float64           `json:"events_stop"`
-	Sysctl      map[string]string `json:"sysctl"`
-	Expect      []string          `json:"expect"`
-}
+	"github.com/tcptrack/tcptrack/internal/kernelcorpus"
+)
 
 // ctLine is one parsed conntrack-tools line (-L or -E).
 type ctLine struct {
@@ -160,7 +147,7 @@ func parseCTText(t *testing.T, name string, data []byte) []ctLine {
 }
 
 // corpusFlags turns the router's sysctls into the matching tcptrack flags.
-func corpusFlags(t *testing.T, m *corpusMeta) []string {
+func corpusFlags(t *testing.T, m *kernelcorpus.Meta) []string {
 	args := []string{"--now", strconv.FormatFloat(m.ListAt, 'f', 6, 64), "--extended"}
 	keys := make([]string, 0, len(m.Sysctl))
 	for k := range m.Sysctl {
@@ -196,32 +183,26 @@ func corpusFlags(t *testing.T, m *corpusMeta) []string {
 	return args
 }
 
+// corpusDirs lists the scenarios of testdata/pcaps/kernel, or of
+// $TCPTRACK_CORPUS (make difftest's fresh corpus).
 func corpusDirs(t *testing.T) []string {
 	root := os.Getenv("TCPTRACK_CORPUS")
 	if root == "" {
 		root = filepath.Join("..", "..", "testdata", "pcaps", "kernel")
 	}
-	metas, _ := filepath.Glob(filepath.Join(root, "*", "meta.json"))
-	if len(metas) == 0 {
-		t.Fatalf("no kernel corpus under %s (generate it with make corpus)", root)
-	}
-	var dirs []string
-	for _, m := range metas {
-		dirs = append(dirs, filepath.Dir(m))
+	dirs, err := kernelcorpus.Dirs(root)
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no kernel corpus under %s (generate it with make corpus): %v", root, err)
 	}
 	return dirs
 }
 
-func loadMeta(t *testing.T, dir string) *corpusMeta {
-	data, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+func loadMeta(t *testing.T, dir string) *kernelcorpus.Meta {
+	m, err := kernelcorpus.ReadMeta(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m corpusMeta
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("%s: %v", dir, err)
-	}
-	return &m
+	return m
 }
 
 func runTool(t *testing.T, args ...string) []byte {
@@ -238,13 +219,13 @@ func TestKernelList(t *testing.T) {
 	for _, dir := range corpusDirs(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			m := loadMeta(t, dir)
-			want := parseCTFile(t, filepath.Join(dir, "conntrack.txt"))
+			want := parseCTFile(t, filepath.Join(dir, kernelcorpus.ConntrackFile))
 			args := append([]string{"read"}, corpusFlags(t, m)...)
-			args = append(args, "--shards", "2", filepath.Join(dir, "capture.pcap"))
+			args = append(args, "--shards", "2", filepath.Join(dir, kernelcorpus.CaptureFile))
 			out := runTool(t, args...)
 			got := parseCTText(t, "tcptrack", out)
 			compareLists(t, want, got)
-			compareBytes(t, filepath.Join(dir, "conntrack.txt"), out)
+			compareBytes(t, filepath.Join(dir, kernelcorpus.ConntrackFile), out)
 		})
 	}
 }
@@ -320,16 +301,16 @@ func TestKernelEvents(t *testing.T) {
 	for _, dir := range corpusDirs(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			m := loadMeta(t, dir)
-			if _, err := os.Stat(filepath.Join(dir, "events.txt")); err != nil {
+			if _, err := os.Stat(filepath.Join(dir, kernelcorpus.EventsFile)); err != nil {
 				t.Fatalf("no events.txt: %v", err)
 			}
-			kernel := parseCTFile(t, filepath.Join(dir, "events.txt"))
+			kernel := parseCTFile(t, filepath.Join(dir, kernelcorpus.EventsFile))
 			args := append([]string{"read", "-e"}, corpusFlags(t, m)...)
-			args = append(args, "--shards", "2", filepath.Join(dir, "capture.pcap"))
+			args = append(args, "--shards", "2", filepath.Join(dir, kernelcorpus.CaptureFile))
 			ours := parseCTText(t, "tcptrack", runTool(t, args...))
 			// And the live table, to judge flows that expire right at the edge.
 			args = append([]string{"read"}, corpusFlags(t, m)...)
-			args = append(args, filepath.Join(dir, "capture.pcap"))
+			args = append(args, filepath.Join(dir, kernelcorpus.CaptureFile))
 			table := map[string]ctLine{}
 			for _, l := range parseCTText(t, "tcptrack", runTool(t, args...)) {
 				table[l.orig] = l
@@ -351,7 +332,7 @@ func groupByOrig(ls []ctLine) (map[string][]ctLine, []string) {
 	return g, order
 }
 
-func compareEvents(t *testing.T, m *corpusMeta, kernel, ours []ctLine, table map[string]ctLine) {
+func compareEvents(t *testing.T, m *kernelcorpus.Meta, kernel, ours []ctLine, table map[string]ctLine) {
 	t.Helper()
 	kg, korder := groupByOrig(kernel)
 	og, oorder := groupByOrig(ours)

@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/kernelcorpus"
 )
 
 const (
@@ -411,7 +413,7 @@ func TestLiveNetns(t *testing.T) {
 	for _, l := range ourList {
 		table[l.orig] = l
 	}
-	compareEvents(t, &corpusMeta{ListAt: listAt}, kernEvents, ourEvents, table)
+	compareEvents(t, &kernelcorpus.Meta{ListAt: listAt}, kernEvents, ourEvents, table)
 	t.Logf("whole test %v", time.Since(start).Round(time.Millisecond))
 }
 

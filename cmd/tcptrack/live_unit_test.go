@@ -19,6 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcptrack/tcptrack/internal/testutil"
+
+	"github.com/tcptrack/tcptrack/internal/kernelcorpus"
+
 	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
@@ -145,18 +149,18 @@ func TestLiveLoopKernelCorpus(t *testing.T) {
 			flags := corpusFlags(t, m)[2:] // all but --now: the stop instant is the list's
 			o := mustLiveFlags(t, append([]string{"-e", "-o", "conntrack", "--shards", "2"}, flags...)...)
 			var stop stopSignal
-			src := newReplaySource(t, filepath.Join(dir, "capture.pcap"), stopAt, &stop)
+			src := newReplaySource(t, filepath.Join(dir, kernelcorpus.CaptureFile), stopAt, &stop)
 			var out, errb bytes.Buffer
 			if err := runLive(o, src, src.clock, &stop, nil, &out, &errb); err != nil {
 				t.Fatalf("runLive: %v\n%s", err, errb.String())
 			}
 			events, list := splitEvents(parseCTText(t, "tcptrack live", out.Bytes()))
-			compareLists(t, parseCTFile(t, filepath.Join(dir, "conntrack.txt")), list)
+			compareLists(t, parseCTFile(t, filepath.Join(dir, kernelcorpus.ConntrackFile)), list)
 			table := map[string]ctLine{}
 			for _, l := range list {
 				table[l.orig] = l
 			}
-			compareEvents(t, m, parseCTFile(t, filepath.Join(dir, "events.txt")), events, table)
+			compareEvents(t, m, parseCTFile(t, filepath.Join(dir, kernelcorpus.EventsFile)), events, table)
 		})
 	}
 }
@@ -182,7 +186,7 @@ func TestLiveExpiresOnWallClock(t *testing.T) {
 	dir := filepath.Join("..", "..", "testdata", "pcaps", "kernel", "abort-rst")
 	o := mustLiveFlags(t, "-e", "--duration", "40s")
 	var stop stopSignal
-	src := newReplaySource(t, filepath.Join(dir, "capture.pcap"), 1<<62, &stop)
+	src := newReplaySource(t, filepath.Join(dir, kernelcorpus.CaptureFile), 1<<62, &stop)
 	start := src.now.Load()
 	w := &clockedWriter{src: src}
 	var errb bytes.Buffer
@@ -222,7 +226,7 @@ func TestLiveExpiresOnWallClock(t *testing.T) {
 // TestLiveCountAndWrite: --count stops after N frames, -w saves exactly
 // those, and read on the saved file prints the table live printed.
 func TestLiveCountAndWrite(t *testing.T) {
-	in := filepath.Join("..", "..", "testdata", "pcaps", "kernel", "random", "capture.pcap")
+	in := filepath.Join("..", "..", "testdata", "pcaps", "kernel", "random", kernelcorpus.CaptureFile)
 	saved := filepath.Join(t.TempDir(), "saved.pcap")
 	const n = 500
 	o := mustLiveFlags(t, "-c", strconv.Itoa(n), "-w", saved, "--acct")
@@ -258,18 +262,11 @@ func readAllRecords(t *testing.T, path string) []assemble.Record {
 		t.Fatal(err)
 	}
 	defer rd.Close()
-	var out []assemble.Record
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.Data = slices.Clone(rec.Data)
-		out = append(out, rec)
+	recs, err := testutil.ReadAll(rd.Next, func(r assemble.Record) assemble.Record { r.Data = slices.Clone(r.Data); return r })
+	if err != nil {
+		t.Fatal(err)
 	}
+	return recs
 }
 
 // TestLiveExport: each format by extension (and -o), written atomically:
@@ -278,7 +275,7 @@ func TestLiveExport(t *testing.T) {
 	dir := filepath.Join("..", "..", "testdata", "pcaps", "kernel", "random")
 	m := loadMeta(t, dir)
 	stopAt, _ := parseTime(strconv.FormatFloat(m.ListAt, 'f', 6, 64))
-	want := len(parseCTFile(t, filepath.Join(dir, "conntrack.txt")))
+	want := len(parseCTFile(t, filepath.Join(dir, kernelcorpus.ConntrackFile)))
 	for _, tc := range []struct {
 		name  string
 		args  []string
@@ -318,7 +315,7 @@ func TestLiveExport(t *testing.T) {
 			path := filepath.Join(out, tc.name)
 			o := mustLiveFlags(t, append([]string{"--export", path, "--every", "1s"}, tc.args...)...)
 			var stop stopSignal
-			src := newReplaySource(t, filepath.Join(dir, "capture.pcap"), stopAt, &stop)
+			src := newReplaySource(t, filepath.Join(dir, kernelcorpus.CaptureFile), stopAt, &stop)
 			var stdout, errb bytes.Buffer
 			if err := runLive(o, src, src.clock, &stop, nil, &stdout, &errb); err != nil {
 				t.Fatal(err)
@@ -452,7 +449,7 @@ func FuzzParseSize(f *testing.F) {
 // corpusFlows replays a kernel-corpus capture and returns its table at now.
 func corpusFlows(t *testing.T, scenario string, now int64) []flowtable.Flow {
 	t.Helper()
-	recs := readAllRecords(t, filepath.Join("..", "..", "testdata", "pcaps", "kernel", scenario, "capture.pcap"))
+	recs := readAllRecords(t, filepath.Join("..", "..", "testdata", "pcaps", "kernel", scenario, kernelcorpus.CaptureFile))
 	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 1, Acct: true})
 	dec := assemble.NewDecoder(assemble.DecoderConfig{})
 	var pkt assemble.Packet
@@ -502,19 +499,7 @@ func TestLiveViewRender(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	v.render(&buf, 0, 0, false)
-	golden := filepath.Join("testdata", "live_view.golden")
-	if *update {
-		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("view differs from %s (go test -update to accept):\n%s", golden, buf.String())
-	}
+	testutil.Golden(t, filepath.Join("testdata", "live_view.golden"), buf.Bytes())
 
 	// The screen size bounds what is drawn.
 	buf.Reset()
@@ -639,7 +624,7 @@ func BenchmarkLivePacket(b *testing.B) {
 			name = "track+w"
 		}
 		b.Run(name, func(b *testing.B) {
-			src := newLoopedRecords(b, filepath.Join("..", "..", "testdata", "pcaps", "kernel", "random", "capture.pcap"))
+			src := newLoopedRecords(b, filepath.Join("..", "..", "testdata", "pcaps", "kernel", "random", kernelcorpus.CaptureFile))
 			l := newBenchLoop(b, dump)
 			defer l.table.Close(0)
 			var rec assemble.Record
@@ -659,7 +644,7 @@ func BenchmarkLivePacket(b *testing.B) {
 
 // TestLivePacketAllocs guards the zero-allocation per-packet path.
 func TestLivePacketAllocs(t *testing.T) {
-	src := newLoopedRecords(t, filepath.Join("..", "..", "testdata", "pcaps", "kernel", "random", "capture.pcap"))
+	src := newLoopedRecords(t, filepath.Join("..", "..", "testdata", "pcaps", "kernel", "random", kernelcorpus.CaptureFile))
 	l := newBenchLoop(t, true)
 	defer l.table.Close(0)
 	var rec assemble.Record

@@ -2,17 +2,16 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
 type bytesBuffer = bytes.Buffer
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestReadGolden replays the shipped sample in every output format and
 // compares with golden files (regenerate with go test -update).
@@ -36,22 +35,7 @@ func TestReadGolden(t *testing.T) {
 			if code := run(c.args, nil, &out, &errb); code != exitOK {
 				t.Fatalf("exit %d: %s", code, errb.String())
 			}
-			golden := filepath.Join("testdata", "golden", c.name+".txt")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(out.Bytes(), want) {
-				t.Errorf("output differs from %s (go test -update to accept):\n%s", golden, out.String())
-			}
+			testutil.Golden(t, filepath.Join("testdata", "golden", c.name+".txt"), out.Bytes())
 		})
 	}
 }

@@ -25,12 +25,12 @@ import (
 	"time"
 
 	"github.com/tcptrack/tcptrack/assemble"
+	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
-var (
-	updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/shared_corpus.golden with capinfos, tcpdump and tshark counts")
-	checkTools   = flag.Bool("tools", false, "re-run capinfos, tcpdump and tshark over the shared corpus and compare with the golden file")
-)
+// checkTools re-runs the other tools on the shared corpus (-update
+// rewrites their counts in testdata/shared_corpus.golden).
+var checkTools = flag.Bool("tools", false, "re-run capinfos, tcpdump and tshark over the shared corpus and compare with the golden file")
 
 // robustRun runs tcptrack in-process.
 func robustRun(stdin []byte, args ...string) (code int, stdout, stderr string) {
@@ -79,15 +79,13 @@ func checkBalanced(t *testing.T, name string, r *statsReport) {
 	}
 }
 
-// sharedCorpusDir is ../shared/pcaps next to the repository (or
-// $TCPTRACK_SHARED_PCAPS).
+// sharedCorpusDir is ../shared/pcaps beside the repository; a test about
+// that corpus skips without it.
 func sharedCorpusDir(t *testing.T) string {
-	dir := os.Getenv("TCPTRACK_SHARED_PCAPS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "pcaps")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared corpus not found (%v); set TCPTRACK_SHARED_PCAPS", err)
+	t.Helper()
+	dir, ok := testutil.Shared(t, "pcaps", "the whole test (it replays that corpus)")
+	if !ok {
+		t.SkipNow()
 	}
 	return dir
 }
@@ -139,7 +137,7 @@ var flowNotions = map[string]struct {
 func readCorpusGolden(t *testing.T) map[string]corpusCounts {
 	data, err := os.ReadFile(corpusGolden)
 	if err != nil {
-		t.Fatalf("%v (go test -run SharedCorpus -update-corpus writes it)", err)
+		t.Fatalf("%v (go test -run TestSharedCorpus -update writes it)", err)
 	}
 	m := map[string]corpusCounts{}
 	for _, line := range strings.Split(string(data), "\n") {
@@ -191,7 +189,7 @@ func toolCounts(t *testing.T, path string) corpusCounts {
 func TestSharedCorpus(t *testing.T) {
 	dir := sharedCorpusDir(t)
 	files := sharedCorpusFiles(t, dir)
-	if *updateCorpus {
+	if testutil.Updating() {
 		var b strings.Builder
 		b.WriteString("# file, records (capinfos -c), records tcpdump -r prints (-1: libpcap refuses the file), TCP conversations (tshark -z conv,tcp)\n")
 		for _, path := range files {
@@ -208,7 +206,7 @@ func TestSharedCorpus(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			want, ok := golden[name]
 			if !ok {
-				t.Fatalf("not in %s (run with -update-corpus)", corpusGolden)
+				t.Fatalf("not in %s (go test -run TestSharedCorpus -update rewrites it with the tools' counts)", corpusGolden)
 			}
 			if *checkTools {
 				if got := toolCounts(t, path); got != want {
@@ -245,10 +243,10 @@ func TestSharedCorpus(t *testing.T) {
 	}
 }
 
-// TestSharedCorpusStatsText: the text form of --stats carries the same
+// TestStatsTextFragments: the text form of --stats carries the same
 // numbers as the JSON one (checked on a file with fragments of every fate).
-func TestSharedCorpusStatsText(t *testing.T) {
-	path := filepath.Join(sharedCorpusDir(t), "zeek_ipv4-fragmented-4.pcap")
+func TestStatsTextFragments(t *testing.T) {
+	path := filepath.Join("..", "..", "testdata", "pcaps", "external", "zeek_ipv4-fragmented-4.pcap")
 	code, _, stderr := robustRun(nil, "read", "--stats", path)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -768,7 +766,7 @@ func TestFloods(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries and pipes a million packets")
 	}
-	synth := robustBuild(t, "../../testdata/synth", "synth")
+	synth := robustBuild(t, "../../tools/synth", "synth")
 	bin := robustBuild(t, ".", "tcptrack")
 	const limit = 50000
 	var rss [2]int64
@@ -811,11 +809,17 @@ func TestFloods(t *testing.T) {
 
 // TestManyShardsAgree replays a large capture with many shards under load
 // (go test -race runs it with the race detector) and gets, line for line,
-// the events and table of a single shard.
+// the events and table of a single shard. The capture is the synthetic mix
+// (tools/synth: thousands of flows, port reuse, IPv6, VLANs), made here.
 func TestManyShardsAgree(t *testing.T) {
-	path := filepath.Join(sharedCorpusDir(t), "zeek_echo-connections.pcap")
+	packets := "150000"
 	if testing.Short() {
-		path = filepath.Join(sharedCorpusDir(t), "sv_tls-subjectaltname.pcap")
+		packets = "20000"
+	}
+	path := filepath.Join(t.TempDir(), "mix.pcap")
+	synth := robustBuild(t, "../../tools/synth", "synth")
+	if out, err := exec.Command(synth, "-kind", "mix", "-seed", "3", "-packets", packets, "-q", "-out", path).CombinedOutput(); err != nil {
+		t.Fatalf("synth: %v: %s", err, out)
 	}
 	outputs := map[string]string{}
 	for _, shards := range []string{"1", "7", "32"} {

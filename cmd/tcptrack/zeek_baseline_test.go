@@ -11,11 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// sharedZeek holds Zeek's own test traces and the conn.log Zeek's test
-// suite expects for each (see its README.md and INDEX.tsv).
-var sharedZeek = filepath.Join("..", "..", "..", "shared", "zeek")
+	"github.com/tcptrack/tcptrack/internal/testutil"
+)
 
 // zeekCompared are the conn.log columns compared with Zeek's baselines.
 var zeekCompared = []string{"id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "conn_state", "history",
@@ -98,8 +96,8 @@ type zeekIndexEntry struct {
 	noChecksums       bool
 }
 
-func readZeekIndex(t *testing.T) []zeekIndexEntry {
-	b, err := os.ReadFile(filepath.Join(sharedZeek, "INDEX.tsv"))
+func readZeekIndex(t *testing.T, dir string) []zeekIndexEntry {
+	b, err := os.ReadFile(filepath.Join(dir, "INDEX.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,12 +185,15 @@ func zeekRowText(r map[string]string) string {
 // multiset within each test (Zeek's order depends on its hash table).
 // Every row must match or be listed in zeekExceptions with its reason.
 func TestZeekBaselines(t *testing.T) {
-	if _, err := os.Stat(filepath.Join(sharedZeek, "INDEX.tsv")); err != nil {
-		t.Skipf("%s not found: the comparison with Zeek's own conn.log baselines is skipped", sharedZeek)
+	// ../shared/zeek holds Zeek's own test traces and the conn.log Zeek's
+	// test suite expects for each (see its README.md and INDEX.tsv).
+	sharedZeek, ok := testutil.Shared(t, "zeek", "the comparison with Zeek's own conn.log baselines")
+	if !ok {
+		t.SkipNow()
 	}
 	total, matched, excepted := 0, 0, 0
 	usedException := make([]bool, len(zeekExceptions))
-	for _, e := range readZeekIndex(t) {
+	for _, e := range readZeekIndex(t, sharedZeek) {
 		t.Run(e.test, func(t *testing.T) {
 			base, err := os.ReadFile(filepath.Join(sharedZeek, "baselines", e.test+".conn.log"))
 			if err != nil {

@@ -15,16 +15,16 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tcptrack/tcptrack/internal/testutil"
+
 	"github.com/tcptrack/tcptrack/flowtable"
 )
 
-// sharedPcaps is the developer corpus next to the checkout.
-var sharedPcaps = filepath.Join("..", "..", "..", "shared", "pcaps")
-
 // zeekCaptures lists the captures the conn.log tests run on: ours under
 // testdata/pcaps and the shared corpus (when present), as paths and as
-// names safe for golden files.
-func zeekCaptures(t *testing.T) (paths, names []string) {
+// names safe for golden files; shared says whether the shared corpus was
+// there.
+func zeekCaptures(t *testing.T) (paths, names []string, shared bool) {
 	add := func(pattern, prefix string) {
 		m, _ := filepath.Glob(pattern)
 		slices.Sort(m)
@@ -39,12 +39,11 @@ func zeekCaptures(t *testing.T) (paths, names []string) {
 	}
 	add(filepath.Join("..", "..", "testdata", "pcaps", "*.pcap"), "")
 	add(filepath.Join("..", "..", "testdata", "pcaps", "kernel", "*", "capture.pcap"), "kernel-")
-	n := len(paths)
-	add(filepath.Join(sharedPcaps, "*.pcap*"), "shared-")
-	if len(paths) == n {
-		t.Logf("%s not found: the shared corpus is skipped", sharedPcaps)
+	dir, shared := testutil.Shared(t, "pcaps", "the shared captures and their rows of the goldens")
+	if shared {
+		add(filepath.Join(dir, "*.pcap*"), "shared-")
 	}
-	return paths, names
+	return paths, names, shared
 }
 
 // zeekRun replays path with -o zeek-json and decodes the records.
@@ -223,7 +222,7 @@ func parseCounts(s string) map[string]dirCount {
 // testdata/zeek/tshark-differences.txt, so a new one fails the test until
 // reviewed.
 func TestZeekMatchesTshark(t *testing.T) {
-	paths, names := zeekCaptures(t)
+	paths, names, shared := zeekCaptures(t)
 	live := !testing.Short()
 	if _, err := exec.LookPath("tshark"); err != nil {
 		live = false
@@ -255,7 +254,7 @@ func TestZeekMatchesTshark(t *testing.T) {
 				return
 			}
 			got := formatCounts(tsh[i])
-			if *update {
+			if testutil.Updating() {
 				errs[i] = os.WriteFile(golden, []byte(got), 0o644)
 				return
 			}
@@ -301,16 +300,13 @@ func TestZeekMatchesTshark(t *testing.T) {
 	}
 	golden := filepath.Join("testdata", "zeek", "tshark-differences.txt")
 	const head = "# capture direction tshark=packets/ip_bytes ours=packets/ip_bytes (see TestZeekMatchesTshark)\n"
-	got := head + diffs.String()
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	// Without the shared corpus only the rows of our own captures are
+	// compared.
+	var keep func(string) bool
+	if !shared {
+		keep = func(line string) bool { return !strings.HasPrefix(line, "shared-") }
 	}
-	want, _ := os.ReadFile(golden)
-	if string(want) != got {
-		t.Errorf("differences from tshark changed (review, then go test -update):\n%s", lineDiff(string(want), got))
-	}
+	testutil.GoldenLines(t, golden, []byte(head+diffs.String()), keep)
 }
 
 // tsharkDifferenceReasons says, per capture, why our counts differ from
@@ -320,30 +316,6 @@ var tsharkDifferenceReasons = map[string]string{
 	"shared-sv_bug-76.pcap":                  "IP total length beyond the frame: Zeek drops the packet (truncated_IP_len)",
 	"shared-zeek_ipv6-http-atomic-frag.pcap": "atomic fragments go through Zeek's fragment reassembly, whose datagram leaves out the 8-byte fragment header",
 	"shared-zeek_tcp-reassembly.pcap":        "5 frames with IP total length beyond the frame: Zeek drops them (truncated_IP_len)",
-}
-
-// lineDiff lists lines only in a (-) or only in b (+).
-func lineDiff(a, b string) string {
-	in := func(s string) map[string]bool {
-		m := map[string]bool{}
-		for _, l := range strings.Split(s, "\n") {
-			m[l] = true
-		}
-		return m
-	}
-	ma, mb := in(a), in(b)
-	var out strings.Builder
-	for _, l := range strings.Split(a, "\n") {
-		if !mb[l] {
-			out.WriteString("- " + l + "\n")
-		}
-	}
-	for _, l := range strings.Split(b, "\n") {
-		if !ma[l] {
-			out.WriteString("+ " + l + "\n")
-		}
-	}
-	return out.String()
 }
 
 // zeekTSV replays path with -o zeek and returns the records as field maps
@@ -397,9 +369,7 @@ func pick(r map[string]string, fields string) string {
 // the others were worked out by hand from the packets (tcpdump) and Zeek's
 // TCP analyzer.
 func TestZeekConnStatesOnCaptures(t *testing.T) {
-	if _, err := os.Stat(sharedPcaps); err != nil {
-		t.Skipf("%s not found", sharedPcaps)
-	}
+	sharedPcaps, shared := testutil.Shared(t, "pcaps", "its cases on shared captures")
 	kernel := filepath.Join("..", "..", "testdata", "pcaps", "kernel")
 	const f1 = "id.orig_p conn_state history orig_pkts orig_ip_bytes resp_pkts resp_ip_bytes"
 	ignore := []string{"--zeek-checksums", "ignore"}
@@ -460,6 +430,9 @@ func TestZeekConnStatesOnCaptures(t *testing.T) {
 			path = filepath.Join(sharedPcaps, path)
 		}
 		t.Run(filepath.Base(c.capture), func(t *testing.T) {
+			if !shared && path != c.capture {
+				t.SkipNow()
+			}
 			recs := zeekTSV(t, path, c.args...)
 			var got []string
 			for _, r := range recs {
@@ -491,36 +464,21 @@ func TestZeekConnStatesOnCaptures(t *testing.T) {
 // touch Zeek's view.
 func TestZeekGolden(t *testing.T) {
 	sample := filepath.Join("..", "..", "testdata", "pcaps", "sample.pcap")
+	external := filepath.Join("..", "..", "testdata", "pcaps", "external")
 	cases := []struct{ name, path, format string }{
 		{"sample", sample, "zeek"},
 		{"sample", sample, "zeek-json"},
-		{"portreuse", filepath.Join(sharedPcaps, "sv_bug-7657-01_portreuse.pcap"), "zeek"},
-		{"rst-unacked", filepath.Join(sharedPcaps, "sv_tcp-rst-unacked-stream-12.pcap"), "zeek"},
+		{"portreuse", filepath.Join(external, "sv_bug-7657-01_portreuse.pcap"), "zeek"},
+		{"rst-unacked", filepath.Join(external, "sv_tcp-rst-unacked-stream-12.pcap"), "zeek"},
 	}
 	for _, c := range cases {
 		t.Run(c.name+"."+c.format, func(t *testing.T) {
-			if _, err := os.Stat(c.path); err != nil {
-				t.Skipf("%s not found", c.path)
-			}
-			var out, errb bytes.Buffer
 			for _, shards := range []string{"1", "3"} {
-				out.Reset()
+				var out, errb bytes.Buffer
 				if code := run([]string{"read", "-o", c.format, "--shards", shards, c.path}, nil, &out, &errb); code != exitOK {
-					t.Fatalf("exit %d: %s", code, errb.String())
+					t.Fatalf("--shards %s: exit %d: %s", shards, code, errb.String())
 				}
-				golden := filepath.Join("testdata", "zeek", c.name+"."+c.format)
-				if *update {
-					if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(out.Bytes(), want) {
-					t.Errorf("--shards %s: output differs from %s (go test -update to accept):\n%s", shards, golden, lineDiff(string(want), out.String()))
-				}
+				testutil.Golden(t, filepath.Join("testdata", "zeek", c.name+"."+c.format), out.Bytes())
 			}
 		})
 	}

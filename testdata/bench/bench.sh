@@ -56,8 +56,8 @@ command -v timeout >/dev/null || die "timeout (coreutils) is required"
 synth() {
 	local f="$CACHE/synth-$1-seed$SEED-$2.pcap"
 	if [ ! -s "$f" ]; then
-		if [ ! -x "$CACHE/synth" ] || [ -n "$(find "$root/testdata/synth" -newer "$CACHE/synth" -name '*.go' | head -1)" ]; then
-			(cd "$root" && go build -o "$CACHE/synth" ./testdata/synth) >&2 || die "cannot build testdata/synth"
+		if [ ! -x "$CACHE/synth" ] || [ -n "$(find "$root/tools/synth" -newer "$CACHE/synth" -name '*.go' | head -1)" ]; then
+			(cd "$root" && go build -o "$CACHE/synth" ./tools/synth) >&2 || die "cannot build tools/synth"
 		fi
 		"$CACHE/synth" -kind "$1" -seed "$SEED" -packets "$2" -out "$f" >&2 || die "generating $f failed"
 	fi

@@ -10,7 +10,7 @@
 #   testdata/bench/live.sh          (root; writes testdata/bench/LIVE-last.md)
 #
 # Environment:
-#   PACKETS=1000000   packets in the generated capture (testdata/synth -kind mix)
+#   PACKETS=1000000   packets in the generated capture (tools/synth -kind mix)
 #   RATES="50000 100000 200000 400000 top"  target packets/s ("top": --topspeed)
 #   SECS=5            seconds of traffic per rate (the capture is looped as needed)
 #   SNAPLEN=256       snap length for both sniffers
@@ -45,7 +45,7 @@ if [ -z "${TCPTRACK:-}" ]; then
 fi
 capture="$CACHE/live-mix-seed1-$PACKETS.pcap"
 if [ ! -s "$capture" ]; then
-	(cd "$root" && go run ./testdata/synth -kind mix -seed 1 -packets "$PACKETS" -q -out "$capture") || die "cannot generate $capture"
+	(cd "$root" && go run ./tools/synth -kind mix -seed 1 -packets "$PACKETS" -q -out "$capture") || die "cannot generate $capture"
 fi
 
 # Two namespaces joined by a veth pair: tcpreplay writes frames into tx0,
@@ -135,7 +135,7 @@ commit=$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo
 	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); host: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), Linux $(uname -r); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "- tcptrack commit $commit; $(tcpdump --version 2>&1 | head -1); $(tcpdump --version 2>&1 | sed -n 2p); $(tcpreplay -V 2>&1 | head -1)"
-	echo "- capture: testdata/synth -kind mix -seed 1 -packets $PACKETS (looped), replayed with tcpreplay -K --pps=RATE (or --topspeed) onto a veth pair (MTU 9000) between two namespaces; $SECS s per rate"
+	echo "- capture: tools/synth -kind mix -seed 1 -packets $PACKETS (looped), replayed with tcpreplay -K --pps=RATE (or --topspeed) onto a veth pair (MTU 9000) between two namespaces; $SECS s per rate"
 	echo "- sniffers on the far end, both immediate mode, snap length $SNAPLEN, buffer $BUFFER KiB, filter \"tcp\":"
 	echo "  \`tcptrack live -i rx0 --snaplen $SNAPLEN --buffer-size $BUFFER -o conntrack${SHARDS:+ --shards $SHARDS} tcp >/dev/null\` and \`tcpdump -i rx0 --immediate-mode -s $SNAPLEN -B $BUFFER -w /dev/null tcp\`"
 	echo "- CPU: the sniffer's user+system time over the replay (100% = one core); drops: libpcap's \"packets dropped by kernel\""

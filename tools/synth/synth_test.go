@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,9 +14,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/hashes.golden")
+	"github.com/tcptrack/tcptrack/assemble"
+	"github.com/tcptrack/tcptrack/internal/testutil"
+)
 
 func gen(t testing.TB, args ...string) []byte {
 	t.Helper()
@@ -34,29 +34,32 @@ type record struct {
 	frame    []byte
 }
 
-// readPcap parses a classic microsecond pcap strictly.
+// readPcap reads back what synth wrote, strictly: a classic little-endian
+// microsecond pcap of Ethernet frames, each record whole.
 func readPcap(t testing.TB, b []byte) []record {
 	t.Helper()
-	if len(b) < 24 || binary.LittleEndian.Uint32(b) != pcapMagicMicros ||
-		binary.LittleEndian.Uint32(b[16:]) != pcapSnaplen || binary.LittleEndian.Uint32(b[20:]) != linkEthernet {
+	if len(b) < 24 || binary.LittleEndian.Uint32(b) != pcapMagicMicros {
 		t.Fatalf("bad pcap file header % x", b[:min(24, len(b))])
 	}
-	var recs []record
-	for off := 24; off < len(b); {
-		if len(b)-off < 16 {
-			t.Fatalf("record %d at offset %d: truncated header", len(recs)+1, off)
-		}
-		h := b[off:]
-		caplen, origlen := binary.LittleEndian.Uint32(h[8:]), binary.LittleEndian.Uint32(h[12:])
-		us := binary.LittleEndian.Uint32(h[4:])
-		if caplen != origlen || caplen > pcapSnaplen || us >= 1e6 || int(caplen) > len(b)-off-16 {
-			t.Fatalf("record %d at offset %d: caplen %d origlen %d usec %d", len(recs)+1, off, caplen, origlen, us)
-		}
-		ts := int64(binary.LittleEndian.Uint32(h))*1e6 + int64(us)
-		recs = append(recs, record{ts, h[16 : 16+caplen]})
-		off += 16 + int(caplen)
+	r, err := assemble.NewReader(bytes.NewReader(b), "synth")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return recs
+	if ifc := r.Interfaces(); len(ifc) != 1 || ifc[0].SnapLen != pcapSnaplen || ifc[0].LinkType != linkEthernet {
+		t.Fatalf("file header: interfaces %+v", ifc)
+	}
+	recs, err := testutil.ReadAll(r.Next, func(rec assemble.Record) assemble.Record { rec.Data = bytes.Clone(rec.Data); return rec })
+	if err != nil {
+		t.Fatalf("record %d: %v", len(recs)+1, err)
+	}
+	out := make([]record, len(recs))
+	for i, rec := range recs {
+		if rec.CapLen != rec.OrigLen || rec.TS%1000 != 0 {
+			t.Fatalf("record %d: caplen %d origlen %d ts %d ns", i+1, rec.CapLen, rec.OrigLen, rec.TS)
+		}
+		out[i] = record{rec.TS / 1000, rec.Data}
+	}
+	return out
 }
 
 func TestDeterministicGolden(t *testing.T) {
@@ -67,43 +70,23 @@ func TestDeterministicGolden(t *testing.T) {
 		{"synflood", "-kind synflood -seed 1 -packets 20000"},
 		{"garbage", "-kind garbage -seed 1 -packets 20000"},
 	}
-	golden := filepath.Join("testdata", "hashes.golden")
-	want := map[string]string{}
-	if b, err := os.ReadFile(golden); err == nil {
-		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			if name, h, ok := strings.Cut(line, " "); ok {
-				want[name] = h
-			}
-		}
-	} else if !*update {
-		t.Fatalf("read golden hashes: %v (run with -update)", err)
-	}
 	var got strings.Builder
 	seen := map[string]string{}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			args := strings.Fields(tc.args)
-			a, b := gen(t, args...), gen(t, args...)
-			if !bytes.Equal(a, b) {
-				t.Fatal("two runs with the same flags differ")
-			}
-			sum := sha256.Sum256(a)
-			h := hex.EncodeToString(sum[:])
-			if other, dup := seen[h]; dup {
-				t.Errorf("same output as %s", other)
-			}
-			seen[h] = tc.name
-			fmt.Fprintf(&got, "%s %s\n", tc.name, h)
-			if !*update && want[tc.name] != h {
-				t.Errorf("sha256 %s, golden %s: output changed (if intended, rerun with -update)", h, want[tc.name])
-			}
-		})
-	}
-	if *update {
-		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
-			t.Fatal(err)
+		args := strings.Fields(tc.args)
+		a, b := gen(t, args...), gen(t, args...)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("%s: two runs with the same flags differ", tc.name)
 		}
+		sum := sha256.Sum256(a)
+		h := hex.EncodeToString(sum[:])
+		if other, dup := seen[h]; dup {
+			t.Errorf("%s: same output as %s", tc.name, other)
+		}
+		seen[h] = tc.name
+		fmt.Fprintf(&got, "%s %s\n", tc.name, h)
 	}
+	testutil.Golden(t, filepath.Join("testdata", "hashes.golden"), []byte(got.String()))
 }
 
 func TestPacketCountsAndTimestamps(t *testing.T) {

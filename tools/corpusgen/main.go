@@ -192,7 +192,7 @@ func preflight() error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("missing tools: %s (install the packages in testdata/gen/packages.txt)", strings.Join(missing, ", "))
+		return fmt.Errorf("missing tools: %s (install the packages in tools/corpusgen/packages.txt)", strings.Join(missing, ", "))
 	}
 	if !fileExists("/proc/sys/net/netfilter/nf_conntrack_tcp_loose") {
 		return fmt.Errorf("no TCP connection tracking in this kernel (/proc/sys/net/netfilter/nf_conntrack_tcp_loose missing; modprobe nf_conntrack)")

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/tcptrack/tcptrack/internal/kernelcorpus"
 )
 
 // coverage checks that the corpus as a whole shows every conntrack state and
@@ -12,7 +14,7 @@ import (
 func coverage(out string, scs []*scenario) []string {
 	var text []byte
 	for _, sc := range scs {
-		for _, f := range []string{conntrackFile, eventsFile} {
+		for _, f := range []string{kernelcorpus.ConntrackFile, kernelcorpus.EventsFile} {
 			b, err := os.ReadFile(filepath.Join(out, sc.name, f))
 			if err == nil {
 				text = append(text, b...)

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/kernelcorpus"
+	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
 var (
@@ -185,8 +188,8 @@ func TestCheckPatterns(t *testing.T) {
 
 func TestRunChecks(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, conntrackFile), []byte(sampleList), 0o644)
-	os.WriteFile(filepath.Join(dir, eventsFile), []byte(sampleNew), 0o644)
+	os.WriteFile(filepath.Join(dir, kernelcorpus.ConntrackFile), []byte(sampleList), 0o644)
+	os.WriteFile(filepath.Join(dir, kernelcorpus.EventsFile), []byte(sampleNew), 0o644)
 	miss := runChecks(dir, []check{
 		listed("TIME_WAIT", 40001, "ok"),
 		evented("NEW", "SYN_SENT", 40001, "ok"),
@@ -318,4 +321,31 @@ func FuzzParsePcap(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCommittedCorpus: the committed corpus (make corpus, seed 1) still
+// passes the generator's own checks: each scenario's capture is clean and
+// its recorded conntrack output shows what the scenario expects.
+func TestCommittedCorpus(t *testing.T) {
+	dirs, err := kernelcorpus.Dirs(filepath.Join(testutil.Root(t), "testdata", "pcaps", "kernel"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no committed corpus: %v", err)
+	}
+	byName := map[string]*scenario{}
+	for _, sc := range allScenarios(&options{randomConns: 200}) {
+		byName[sc.name] = sc
+	}
+	for _, dir := range dirs {
+		sc := byName[filepath.Base(dir)]
+		if sc == nil {
+			t.Errorf("%s: no such scenario", dir)
+			continue
+		}
+		if err := verifyCapture(filepath.Join(dir, kernelcorpus.CaptureFile), sc.duplicatesExpected); err != nil {
+			t.Errorf("%s: %v", sc.name, err)
+		}
+		if miss := runChecks(dir, sc.checks); len(miss) > 0 {
+			t.Errorf("%s: expectations not met: %s", sc.name, strings.Join(miss, "; "))
+		}
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,35 +12,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/kernelcorpus"
 )
-
-// Output file names: this is the contract with the differential test.
-const (
-	captureFile   = "capture.pcap"
-	conntrackFile = "conntrack.txt"
-	eventsFile    = "events.txt"
-	metaFile      = "meta.json"
-)
-
-// meta is written as meta.json; field order and names are part of the contract.
-type meta struct {
-	Scenario    string            `json:"scenario"`
-	Description string            `json:"description"`
-	Seed        int64             `json:"seed"`
-	Kernel      string            `json:"kernel"`
-	ListAt      float64           `json:"list_at"`
-	ListBefore  float64           `json:"list_before"`
-	ListAfter   float64           `json:"list_after"`
-	EventsStart float64           `json:"events_start"`
-	EventsStop  float64           `json:"events_stop"`
-	Sysctl      map[string]string `json:"sysctl"`
-	Expect      []string          `json:"expect"`
-}
-
-func unixSeconds(t time.Time) float64 {
-	// Microsecond resolution, like the capture and conntrack -E stamps.
-	return float64(t.UnixMicro()) / 1e6
-}
 
 // recorder runs the router-side observers of one scenario: tcpdump at
 // PRE_ROUTING (-Q in on every interface, so a forwarded packet is written
@@ -68,7 +41,7 @@ type recorder struct {
 // are listening. Both run until stop.
 func startRecording(ctx context.Context, router node, dir string) (*recorder, error) {
 	r := &recorder{router: router, dir: dir}
-	f, err := os.Create(filepath.Join(dir, eventsFile))
+	f, err := os.Create(filepath.Join(dir, kernelcorpus.EventsFile))
 	if err != nil {
 		return nil, fmt.Errorf("events file: %w", err)
 	}
@@ -96,7 +69,7 @@ func startRecording(ctx context.Context, router node, dir string) (*recorder, er
 	r.tcpdumpErr = &strings.Builder{}
 	r.tcpdump = exec.Command("ip", "netns", "exec", router.name,
 		"tcpdump", "-i", "any", "-Q", "in", "--immediate-mode", "-s", "2048", "-B", "32768", "-U", "-n", "-Z", "root",
-		"-w", filepath.Join(dir, captureFile), "tcp")
+		"-w", filepath.Join(dir, kernelcorpus.CaptureFile), "tcp")
 	r.tcpdump.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pr, err := r.tcpdump.StderrPipe()
 	if err != nil {
@@ -150,7 +123,7 @@ func startRecording(ctx context.Context, router node, dir string) (*recorder, er
 // stops tcpdump and, half a second after the list, conntrack -E (the dump
 // evicts expired entries, and their DESTROY events must be recorded).
 func (r *recorder) finish(ctx context.Context) error {
-	out, err := os.Create(filepath.Join(r.dir, conntrackFile))
+	out, err := os.Create(filepath.Join(r.dir, kernelcorpus.ConntrackFile))
 	if err != nil {
 		return err
 	}
@@ -259,16 +232,12 @@ func readTrackingSysctl(ctx context.Context, n node) (map[string]string, error) 
 	return m, nil
 }
 
-func (r *recorder) writeMeta(m meta) error {
-	m.ListBefore = unixSeconds(r.listBefore)
-	m.ListAfter = unixSeconds(r.listAfter)
-	m.ListAt = unixSeconds(r.listBefore.Add(r.listAfter.Sub(r.listBefore) / 2))
-	m.EventsStart = unixSeconds(r.eventsStart)
-	m.EventsStop = unixSeconds(r.eventsStop)
+func (r *recorder) writeMeta(m kernelcorpus.Meta) error {
+	m.ListBefore = kernelcorpus.UnixSeconds(r.listBefore)
+	m.ListAfter = kernelcorpus.UnixSeconds(r.listAfter)
+	m.ListAt = kernelcorpus.UnixSeconds(r.listBefore.Add(r.listAfter.Sub(r.listBefore) / 2))
+	m.EventsStart = kernelcorpus.UnixSeconds(r.eventsStart)
+	m.EventsStop = kernelcorpus.UnixSeconds(r.eventsStop)
 	m.Sysctl = r.sysctl
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(r.dir, metaFile), append(b, '\n'), 0o644)
+	return kernelcorpus.WriteMeta(r.dir, &m)
 }

@@ -1,5 +1,5 @@
 // Command synth writes large, deterministic, realistic pcap captures for
-// benchmarking tcptrack: go run ./testdata/synth -out FILE [flags].
+// benchmarking tcptrack: go run ./tools/synth -out FILE [flags].
 //
 // The same flags and seed always give the same file, byte for byte. The
 // capture is streamed to disk (FILE.tmp, renamed when complete) so any size
@@ -37,7 +37,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("synth", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: go run ./testdata/synth [flags] -out FILE\n\n"+
+		fmt.Fprintf(stderr, "Usage: go run ./tools/synth [flags] -out FILE\n\n"+
 			"Writes a deterministic Ethernet pcap (microsecond, snaplen 262144).\n"+
 			"Kinds: mix (realistic TCP mix + some IPv6, VLAN, UDP, ARP), synflood\n"+
 			"(-packets SYNs from distinct sources: that many half-open flows),\n"+

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/kernelcorpus"
 )
 
 // scenario is one corpus directory: a topology, optional traffic before the
@@ -37,20 +39,20 @@ type scenario struct {
 // prose and verified after generation (a miss is reported, not fatal: the
 // kernel is the judge, the corpus stays valid).
 type check struct {
-	file    string // conntrackFile or eventsFile
+	file    string // kernelcorpus.ConntrackFile or kernelcorpus.EventsFile
 	pattern string // regexp, matched per line
 	note    string
 	absent  bool // the pattern must not match
 }
 
 func inList(pattern, note string) check {
-	return check{file: conntrackFile, pattern: pattern, note: note}
+	return check{file: kernelcorpus.ConntrackFile, pattern: pattern, note: note}
 }
 func inEvents(pattern, note string) check {
-	return check{file: eventsFile, pattern: pattern, note: note}
+	return check{file: kernelcorpus.EventsFile, pattern: pattern, note: note}
 }
 func notInList(pattern, note string) check {
-	return check{file: conntrackFile, pattern: pattern, note: note, absent: true}
+	return check{file: kernelcorpus.ConntrackFile, pattern: pattern, note: note, absent: true}
 }
 
 // notListed says no entry has this source port in its original tuple.
@@ -78,7 +80,7 @@ func evented(kind, state string, sport int, note string) check {
 
 func (c check) String() string {
 	where := "conntrack -L"
-	if c.file == eventsFile {
+	if c.file == kernelcorpus.EventsFile {
 		where = "conntrack -E"
 	}
 	if c.absent {
@@ -274,7 +276,7 @@ func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel str
 		br.stop()
 		r.note("%s", br.stats())
 	}
-	m := meta{Scenario: sc.name, Description: sc.description, Seed: o.seed, Kernel: kernel}
+	m := kernelcorpus.Meta{Scenario: sc.name, Description: sc.description, Seed: o.seed, Kernel: kernel}
 	for _, c := range sc.checks {
 		m.Expect = append(m.Expect, c.String())
 	}
@@ -284,7 +286,7 @@ func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel str
 	if err := rec.writeMeta(m); err != nil {
 		return nil, err
 	}
-	if err := verifyCapture(filepath.Join(tmp, captureFile), sc.duplicatesExpected); err != nil {
+	if err := verifyCapture(filepath.Join(tmp, kernelcorpus.CaptureFile), sc.duplicatesExpected); err != nil {
 		return nil, err
 	}
 	warnings = runChecks(tmp, sc.checks)
