@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tcptrack/tcptrack/fsm"
+	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
 // fuzzPackets turns bytes into packets between a few endpoints: 8 bytes
@@ -52,9 +53,6 @@ func fuzzPackets(data []byte) []Packet {
 // exactly one record, every connection gets one record, histories use
 // Zeek's letters, nothing is left after Flush.
 func FuzzTracker(f *testing.F) {
-	f.Add([]byte("\x00\x02\x00\x00\x00\x01\x10\x00\x01\x12\x20\x01\x00\x01\x10\x00\x00\x10\x01\x01\x00\x01\x10\x00"))
-	f.Add(bytes.Repeat([]byte("\x01\x18\x05\x03\x20\x02\x00\x31"), 20))
-	f.Add([]byte("\x20\x04\x00\x00\x00\x00\x00\x02\x21\x11\x00\x00\x00\x80\x00\x04"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pkts := fuzzPackets(data)
 		var recs, processed, counted uint64
@@ -88,4 +86,21 @@ func FuzzTracker(f *testing.F) {
 			t.Fatalf("stats %+v, %d records", st, recs)
 		}
 	})
+}
+
+// trackerSeeds start FuzzTracker (8 bytes a packet, see fuzzPackets): a
+// handshake with data, repeated data with some bad checksums and cut
+// payloads, a RST then a SYN-ACK with a bad header a long time later.
+func trackerSeeds() []testutil.Seed {
+	return []testutil.Seed{
+		{Name: "handshake", Data: []byte("\x00\x02\x00\x00\x00\x01\x10\x00\x01\x12\x20\x01\x00\x01\x10\x00\x00\x10\x01\x01\x00\x01\x10\x00")},
+		{Name: "data-repeats", Data: bytes.Repeat([]byte("\x01\x18\x05\x03\x20\x02\x00\x31"), 20)},
+		{Name: "rst-late-synack", Data: []byte("\x20\x04\x00\x00\x00\x00\x00\x02\x21\x11\x00\x00\x00\x80\x00\x04")},
+	}
+}
+
+// TestFuzzSeedCorpus keeps testdata/fuzz/FuzzTracker in step with
+// trackerSeeds (go test -update rewrites it); a plain go test runs them.
+func TestFuzzSeedCorpus(t *testing.T) {
+	testutil.SeedCorpus(t, "FuzzTracker", trackerSeeds())
 }
