@@ -47,7 +47,9 @@ Output:
       --extended           conntrack lines with the "ipv4     2 " prefix (conntrack -o extended)
       --acct               packets=N bytes=N after each tuple (nf_conntrack_acct=1)
   -e, --events             print conntrack -E style [NEW]/[UPDATE]/[DESTROY] lines while replaying
-                           (the final table is then printed only if -o is given)
+                           (the final table is then printed only if -o is given); with -o json,
+                           one JSON object per event: the -o json fields, "event", "time" and,
+                           for DESTROY, "reason"; the final table's objects follow, without "event"
       --event-timestamps   prefix events with [seconds.micros] like conntrack -E -o timestamp (default true)
       --now TIME           take the table at TIME: Unix seconds (fraction allowed) or RFC 3339;
                            packets stamped after it are not applied (default: the last packet's time)
@@ -103,6 +105,7 @@ type readOptions struct {
 	filter    string
 	tracking
 	zeekFlags
+	ipfixFlags
 	files []string
 }
 
@@ -219,6 +222,7 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	fs.StringVar(&o.filter, "filter", "", "")
 	finishTracking := addTrackingFlags(fs, &o.tracking)
 	addZeekFlags(fs, &o.zeekFlags)
+	addIPFIXFlags(fs, &o.ipfixFlags, false)
 	help := false
 	fs.BoolVar(&help, "h", false, "")
 	fs.BoolVar(&help, "help", false, "")
@@ -242,10 +246,13 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 		args = rest[1:]
 	}
 	if help {
-		fmt.Fprintf(stderr, readUsage, defaultColumns, trackingUsage())
+		fmt.Fprintf(stderr, readUsage, defaultColumns, trackingUsage()+"\n"+ipfixUsage)
 		return nil, errHelp
 	}
 	finishTracking()
+	if err := o.ipfixFlags.check("read"); err != nil {
+		return nil, err
+	}
 	if len(filterWords) > 0 {
 		if o.filter != "" {
 			return nil, usagef("read: a filter given both with --filter and as arguments")
@@ -319,7 +326,7 @@ func isDigits(s string) bool {
 // wantSummaries reports whether the output needs each flow's summary.
 // wantAcct says whether the output shows per-flow counters or start times.
 func (o *readOptions) wantAcct() bool {
-	return o.acct || o.output == "table" || o.output == "json"
+	return o.acct || o.output == "table" || o.output == "json" || o.ipfixFlags.on()
 }
 
 func (o *readOptions) wantSummaries() bool {

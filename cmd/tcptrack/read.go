@@ -86,12 +86,20 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		var line []byte
 		cfg.OnEvents = func(evs []flowtable.Event) {
 			for i := range evs {
-				line = appendEvent(line[:0], &evs[i], lo, o.eventStamps)
+				line = appendEventLine(line[:0], &evs[i], o.output, lo, o.eventStamps)
 				line = append(line, '\n')
 				out.Write(line)
 			}
 		}
 	}
+	fx, err := openFlowExport(&o.ipfixFlags, false, stderr)
+	if err != nil {
+		return err
+	}
+	if fx != nil {
+		cfg.OnEvents = fx.chain(cfg.OnEvents)
+	}
+	cfg.DestroyEventsOnly = !o.events // IPFIX needs ended flows only
 	table := flowtable.New(cfg)
 	dec := assemble.NewDecoder(assemble.DecoderConfig{})
 
@@ -195,6 +203,11 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if ferr := filter.Err(); ferr != nil {
 			// Records of those link types were counted as filtered out.
 			fmt.Fprintf(stderr, "tcptrack: warning: filter %q: %v\n", o.filter, ferr)
+		}
+	}
+	if fx != nil {
+		if err := fx.finish(&res); err != nil {
+			return err
 		}
 	}
 	if zv != nil {
