@@ -22,6 +22,11 @@ type Stats struct {
 	Reopened uint64
 	Evicted  uint64
 	Active   uint64 // flows in the table at the end
+
+	// Packets and Bytes sum what the flows' counters counted, per
+	// direction, ended flows included (kept with Config.Acct).
+	Packets [2]uint64
+	Bytes   [2]uint64
 }
 
 func (s *Stats) add(o *Stats) {
@@ -36,6 +41,10 @@ func (s *Stats) add(o *Stats) {
 	s.Reopened += o.Reopened
 	s.Evicted += o.Evicted
 	s.Active += o.Active
+	for d := range s.Packets {
+		s.Packets[d] += o.Packets[d]
+		s.Bytes[d] += o.Bytes[d]
+	}
 }
 
 // shard is one partition of the table. It is not safe for concurrent use:
@@ -51,6 +60,7 @@ type shard struct {
 	stats    Stats
 
 	recordEvents bool
+	destroyOnly  bool // record DESTROY events only
 	events       []Event
 
 	// acct and sums, when kept, parallel flows: each flow's counters and
@@ -63,9 +73,11 @@ type shard struct {
 }
 
 // newShard makes a shard holding at most maxFlows flows (0: no limit).
-// Set keepAcct (each flow's start time and packet and byte counters) and
-// keepSums (an fsm.Summary per flow, fed every segment of the flow, invalid
-// ones too, handed out with DESTROY events and by summaries) before the
+// Set keepAcct (each flow's start time, packet and byte counters and TCP
+// flags), keepSums (an fsm.Summary per flow, fed every segment of the flow,
+// invalid ones too, handed out with DESTROY events and by summaries) and
+// destroyOnly (record DESTROY events only: what a consumer of ended flows
+// needs, without a NEW and several UPDATEs per connection) before the
 // first process.
 func newShard(cfg *fsm.Config, maxFlows int, events bool) *shard {
 	return &shard{cfg: cfg, maxFlows: maxFlows, ix: newIndex(), recordEvents: events}
@@ -92,12 +104,16 @@ func (s *shard) flow(pos uint32) Flow {
 	return makeFlow(s.flows.at(pos), a)
 }
 
-// account adds a packet of ipLen bytes to the flow's counters, when kept.
-func (s *shard) account(pos uint32, dir fsm.Dir, ipLen uint32) {
+// account adds a packet of ipLen bytes with TCP flags fl to the flow's
+// counters, when kept.
+func (s *shard) account(pos uint32, dir fsm.Dir, ipLen uint32, fl fsm.Flags) {
 	if s.keepAcct {
 		a := s.acct.at(pos)
 		a.Packets[dir]++
 		a.Bytes[dir] += uint64(ipLen)
+		a.Flags[dir] |= fl
+		s.stats.Packets[dir]++
+		s.stats.Bytes[dir] += uint64(ipLen)
 	}
 }
 
@@ -162,11 +178,11 @@ func (s *shard) process(p *segment, seq, h uint64) {
 		s.stats.Accepted++
 		if r.Refresh {
 			s.tm.arm(&s.flows, pos, p.TS, int64(r.Timeout))
-			s.account(pos, dir, p.IPLen)
+			s.account(pos, dir, p.IPLen, p.TCP.Flags)
 		}
 	case fsm.Kill:
 		s.stats.Accepted++
-		s.account(pos, dir, p.IPLen)
+		s.account(pos, dir, p.IPLen, p.TCP.Flags)
 		s.destroy(pos, p.TS, seq, Killed, h)
 		return
 	case fsm.Reopen:
@@ -177,7 +193,7 @@ func (s *shard) process(p *segment, seq, h uint64) {
 		s.process(p, seq, h)
 		return
 	}
-	if r.Events != 0 && s.recordEvents {
+	if r.Events != 0 && s.recordEvents && !s.destroyOnly {
 		s.events = append(s.events, Event{Type: EventUpdate, TS: p.TS, Seq: seq, Changes: r.Events, Flow: s.flow(pos)})
 	}
 }
@@ -212,7 +228,7 @@ func (s *shard) create(p *segment, seq, h uint64) {
 	}
 	if r.Refresh {
 		s.tm.arm(&s.flows, pos, p.TS, int64(r.Timeout))
-		s.account(pos, fsm.Original, p.IPLen)
+		s.account(pos, fsm.Original, p.IPLen, p.TCP.Flags)
 	}
 	if s.keepSums {
 		sum := s.sums.at(pos)
@@ -222,7 +238,7 @@ func (s *shard) create(p *segment, seq, h uint64) {
 	s.ix.insert(pos, h)
 	s.count++
 	s.stats.Created++
-	if s.recordEvents {
+	if s.recordEvents && !s.destroyOnly {
 		s.events = append(s.events, Event{Type: EventNew, TS: p.TS, Seq: seq, Flow: s.flow(pos)})
 	}
 }

@@ -22,6 +22,8 @@ type Config struct {
 	// OnEvents, when set, receives conntrack events in the order they
 	// happened (capture time, then packet order), from one goroutine.
 	OnEvents func([]Event)
+	// DestroyEventsOnly hands OnEvents the DESTROY events only.
+	DestroyEventsOnly bool
 	// TickEvery is how far capture time may advance before every shard is
 	// handed what it has, so that expiry and event order keep up even for
 	// quiet shards (default 1 s).
@@ -45,6 +47,7 @@ type batch struct {
 	items   []item
 	through int64            // capture time up to which the producer has read
 	snap    chan<- shardSnap // when set, the shard answers with a copy of its flows
+	census  chan<- Census    // when set, the shard answers with its counts
 }
 
 // shardSnap is one shard's copy of its live flows and, when kept, their
@@ -105,7 +108,7 @@ func New(cfg Config) *Table {
 	}
 	for i := range cfg.Shards {
 		s := newShard(&t.fsmCfg, perShard, cfg.OnEvents != nil)
-		s.keepSums, s.keepAcct = cfg.Summaries, cfg.Acct
+		s.keepSums, s.keepAcct, s.destroyOnly = cfg.Summaries, cfg.Acct, cfg.DestroyEventsOnly
 		t.shards = append(t.shards, s)
 		t.filling = append(t.filling, nil)
 		if cfg.Shards == 1 {
@@ -163,6 +166,10 @@ func (t *Table) process(i int, s *shard, b *batch) {
 	if b.snap != nil {
 		b.snap <- shardSnap{s.snapshot(), s.summaries()}
 		b.snap = nil
+	}
+	if b.census != nil {
+		b.census <- s.census()
+		b.census = nil
 	}
 	if t.evIn != nil {
 		t.evIn <- evBatch{shard: i, events: s.takeEvents(nil), watermark: b.through}

@@ -8,7 +8,7 @@ import (
 
 // TestEventsMatchRead: conntrack -E lines, as tcptrack read -e --acct.
 func TestEventsMatchRead(t *testing.T) {
-	_, events, _ := replay(t, nil)
+	_, events, _ := replay(t)
 	var b []byte
 	for i := range events {
 		b = output.AppendEvent(b, &events[i], output.LineOptions{Acct: true, Timestamps: true})
@@ -20,7 +20,7 @@ func TestEventsMatchRead(t *testing.T) {
 // TestAppendAllocs: a line appended to a buffer with room allocates
 // nothing, so events can be written on the table's goroutine as they come.
 func TestAppendAllocs(t *testing.T) {
-	res, events, now := replay(t, nil)
+	res, events, now := replay(t)
 	f, _ := res.At(0)
 	buf := make([]byte, 0, 1024)
 	lo := output.LineOptions{Acct: true, Extended: true, Timestamps: true}

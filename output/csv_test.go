@@ -11,7 +11,7 @@ import (
 
 // TestCSV: a header, then one row per flow.
 func TestCSV(t *testing.T) {
-	res, _, now := replay(t, nil)
+	res, _, now := replay(t)
 	var b bytes.Buffer
 	if err := output.Write(&b, &res, now, output.Options{Format: output.FormatCSV}); err != nil {
 		t.Fatal(err)

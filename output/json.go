@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -78,40 +79,7 @@ func WriteJSON(w io.Writer, flows Flows, now int64) error {
 	enc := json.NewEncoder(w)
 	for i := range flows.Len() {
 		fl, s := flows.At(i)
-		f := &fl
-		k := &f.Key
-		st := f.Conn.Status()
-		cs, ss := f.Conn.Sockets()
-		fam := "ipv6"
-		if k.Is4 {
-			fam = "ipv4"
-		}
-		j := JSONFlow{
-			Family: fam, Proto: "tcp",
-			State:     f.Conn.State().String(),
-			Timeout:   f.TimeoutAt(now),
-			Unreplied: !st.SeenReply(),
-			Assured:   st.Assured(),
-			Original: JSONTuple{Src: k.SrcAddr().String(), Dst: k.DstAddr().String(), Sport: k.SrcPort, Dport: k.DstPort,
-				Packets: f.Packets[fsm.Original], Bytes: f.Bytes[fsm.Original]},
-			Reply: JSONTuple{Src: k.DstAddr().String(), Dst: k.SrcAddr().String(), Sport: k.DstPort, Dport: k.SrcPort,
-				Packets: f.Packets[fsm.Reply], Bytes: f.Bytes[fsm.Reply]},
-			Sockets:   JSONSockets{Original: cs.String(), Reply: ss.String()},
-			FirstSeen: time.Unix(0, f.Start).UTC().Format(time.RFC3339Nano),
-			LastSeen:  time.Unix(0, f.Last).UTC().Format(time.RFC3339Nano),
-			IdleSecs:  float64(max(now-f.Last, 0)) / 1e9,
-		}
-		if s != nil {
-			j.Original.Summary = jsonSummary(s, fsm.Original)
-			j.Reply.Summary = jsonSummary(s, fsm.Reply)
-			j.Zeek = &JSONZeek{
-				UID:         string(appendZeekUID(nil, k, s.Start)),
-				ConnState:   s.ConnState().String(),
-				History:     s.History(),
-				DurationSec: float64(s.Duration()) / 1e9,
-				MissedBytes: s.MissedBytes(),
-			}
-		}
+		j := makeJSONFlow(&fl, s, now)
 		if err := enc.Encode(&j); err != nil {
 			return err
 		}
@@ -131,4 +99,63 @@ func jsonSummary(s *fsm.Summary, dir fsm.Dir) *JSONDirSummary {
 		j.RTTms = &ms
 	}
 	return j
+}
+
+// makeJSONFlow is one flow's -o json object at now; s adds the Zeek view
+// and each direction's summary when not nil.
+func makeJSONFlow(f *flowtable.Flow, s *fsm.Summary, now int64) JSONFlow {
+	k := &f.Key
+	st := f.Conn.Status()
+	cs, ss := f.Conn.Sockets()
+	fam := "ipv6"
+	if k.Is4 {
+		fam = "ipv4"
+	}
+	j := JSONFlow{
+		Family: fam, Proto: "tcp",
+		State:     f.Conn.State().String(),
+		Timeout:   f.TimeoutAt(now),
+		Unreplied: !st.SeenReply(),
+		Assured:   st.Assured(),
+		Original: JSONTuple{Src: k.SrcAddr().String(), Dst: k.DstAddr().String(), Sport: k.SrcPort, Dport: k.DstPort,
+			Packets: f.Packets[fsm.Original], Bytes: f.Bytes[fsm.Original]},
+		Reply: JSONTuple{Src: k.DstAddr().String(), Dst: k.SrcAddr().String(), Sport: k.DstPort, Dport: k.SrcPort,
+			Packets: f.Packets[fsm.Reply], Bytes: f.Bytes[fsm.Reply]},
+		Sockets:   JSONSockets{Original: cs.String(), Reply: ss.String()},
+		FirstSeen: time.Unix(0, f.Start).UTC().Format(time.RFC3339Nano),
+		LastSeen:  time.Unix(0, f.Last).UTC().Format(time.RFC3339Nano),
+		IdleSecs:  float64(max(now-f.Last, 0)) / 1e9,
+	}
+	if s != nil {
+		j.Original.Summary = jsonSummary(s, fsm.Original)
+		j.Reply.Summary = jsonSummary(s, fsm.Reply)
+		j.Zeek = &JSONZeek{
+			UID:         string(appendZeekUID(nil, k, s.Start)),
+			ConnState:   s.ConnState().String(),
+			History:     s.History(),
+			DurationSec: float64(s.Duration()) / 1e9,
+			MissedBytes: s.MissedBytes(),
+		}
+	}
+	return j
+}
+
+// JSONEvent is one event line of -e -o json: the flow's FormatJSON object
+// as it stood just after the event, with what happened and when first.
+type JSONEvent struct {
+	Event  string `json:"event"`            // NEW, UPDATE or DESTROY, as conntrack -E
+	Time   string `json:"time"`             // RFC 3339, UTC, nanoseconds
+	Reason string `json:"reason,omitempty"` // DESTROY: expired, killed, reopened or evicted
+	JSONFlow
+}
+
+// AppendJSONEvent appends e as one JSON object (no newline).
+func AppendJSONEvent(b []byte, e *flowtable.Event) []byte {
+	j := JSONEvent{Event: e.Type.String(), Time: time.Unix(0, e.TS).UTC().Format(time.RFC3339Nano),
+		JSONFlow: makeJSONFlow(&e.Flow, e.Summary, e.TS)}
+	if e.Type == flowtable.EventDestroy {
+		j.Reason = e.Reason.String()
+	}
+	out, _ := json.Marshal(&j) // strings and numbers only: cannot fail
+	return append(b, out...)
 }

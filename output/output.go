@@ -1,9 +1,10 @@
 // Package output writes tracked flows the ways tcptrack prints them:
 // conntrack -L lines and conntrack -E event lines (byte for byte
 // conntrack-tools' format), a netstat-style table with each endpoint's
-// socket state, JSON lines, CSV, and Zeek conn.log records (TSV or JSON
-// lines). It works over flowtable's and fsm's types, knows nothing of
-// capture files, and needs no cgo.
+// socket state, JSON lines (flows and events) and CSV. It works over
+// flowtable's and fsm's types, knows nothing of capture files, and needs
+// no cgo. (Zeek's conn.log is package zeek's: Zeek's own connection model,
+// fed packets, not flows.)
 package output
 
 import (
@@ -47,12 +48,10 @@ const (
 	FormatTable                   // the netstat-style table
 	FormatJSON                    // one JSON object per flow per line
 	FormatCSV                     // the table's facts as RFC 4180 CSV
-	FormatZeek                    // Zeek conn.log, Zeek's TSV
-	FormatZeekJSON                // Zeek conn.log, JSON lines
 	numFormats
 )
 
-var formatNames = [...]string{"conntrack", "table", "json", "csv", "zeek", "zeek-json"}
+var formatNames = [...]string{"conntrack", "table", "json", "csv"}
 
 // String is the format's name as -o takes it.
 func (f Format) String() string {
@@ -62,8 +61,7 @@ func (f Format) String() string {
 	return "?"
 }
 
-// ParseFormat reads a format name ("conntrack", "table", "json", "csv",
-// "zeek", "zeek-json").
+// ParseFormat reads a format name ("conntrack", "table", "json", "csv").
 func ParseFormat(name string) (Format, bool) {
 	for i, n := range formatNames {
 		if n == name {
@@ -75,9 +73,7 @@ func ParseFormat(name string) (Format, bool) {
 
 // NeedsSummaries reports whether the format shows each flow's fsm.Summary
 // (flowtable.Config.Summaries must be set for it).
-func (f Format) NeedsSummaries() bool {
-	return f == FormatJSON || f == FormatZeek || f == FormatZeekJSON
-}
+func (f Format) NeedsSummaries() bool { return f == FormatJSON }
 
 // Options choose a format and its details.
 type Options struct {
@@ -87,8 +83,7 @@ type Options struct {
 }
 
 // Write writes flows in o.Format, taken at capture time now (Unix ns):
-// timeouts left and idle times are counted to it. The Zeek formats write a
-// whole conn.log of the flows that have summaries.
+// timeouts left and idle times are counted to it.
 func Write(w io.Writer, flows Flows, now int64, o Options) error {
 	switch o.Format {
 	case FormatTable:
@@ -97,8 +92,6 @@ func Write(w io.Writer, flows Flows, now int64, o Options) error {
 		return WriteJSON(w, flows, now)
 	case FormatCSV:
 		return WriteCSV(w, flows, now)
-	case FormatZeek, FormatZeekJSON:
-		return NewZeekWriter(w, o.Format == FormatZeekJSON, false).Finish(flows, now)
 	}
 	return WriteConntrack(w, flows, now, o.Line)
 }

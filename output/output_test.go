@@ -17,7 +17,7 @@ import (
 // replay tracks the shipped sample through the library alone (assemble,
 // flowtable) and returns the closed table, the events and the instant it
 // was taken, as tcptrack read does.
-func replay(t *testing.T, zw func() *output.ZeekWriter) (flowtable.Result, []flowtable.Event, int64) {
+func replay(t *testing.T) (flowtable.Result, []flowtable.Event, int64) {
 	t.Helper()
 	rd, err := assemble.Open(filepath.Join(testutil.Root(t), "testdata", "pcaps", "sample.pcap"))
 	if err != nil {
@@ -25,19 +25,8 @@ func replay(t *testing.T, zw func() *output.ZeekWriter) (flowtable.Result, []flo
 	}
 	defer rd.Close()
 	var events []flowtable.Event
-	var z *output.ZeekWriter
-	if zw != nil {
-		z = zw()
-	}
 	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 2, Acct: true, Summaries: true,
-		OnEvents: func(evs []flowtable.Event) {
-			for i := range evs {
-				if z != nil && evs[i].Summary != nil {
-					z.Record(&evs[i].Flow, evs[i].Summary)
-				}
-			}
-			events = append(events, evs...)
-		}})
+		OnEvents: func(evs []flowtable.Event) { events = append(events, evs...) }})
 	pl := assemble.NewPipeline(table, assemble.DecoderConfig{})
 	for {
 		rec, err := rd.Next()
@@ -46,9 +35,6 @@ func replay(t *testing.T, zw func() *output.ZeekWriter) (flowtable.Result, []flo
 		}
 		if err != nil {
 			t.Fatal(err)
-		}
-		if z != nil && pl.Stats().Records == 0 {
-			z.Open(rec.TS)
 		}
 		pl.Add(&rec)
 	}
@@ -76,7 +62,7 @@ func same(t *testing.T, what string, want, got []byte) {
 // TestWriteMatchesRead: every format written through the library over the
 // sample is byte for byte what tcptrack read prints for it.
 func TestWriteMatchesRead(t *testing.T) {
-	res, _, now := replay(t, nil)
+	res, _, now := replay(t)
 	for _, tc := range []struct {
 		golden []string
 		opts   output.Options
@@ -94,27 +80,9 @@ func TestWriteMatchesRead(t *testing.T) {
 	}
 }
 
-// TestZeekMatchesRead: conn.log records streamed as flows end, then the
-// live ones, as tcptrack read -o zeek / zeek-json.
-func TestZeekMatchesRead(t *testing.T) {
-	for _, json := range []bool{false, true} {
-		var b bytes.Buffer
-		var z *output.ZeekWriter
-		res, _, now := replay(t, func() *output.ZeekWriter { z = output.NewZeekWriter(&b, json, false); return z })
-		if err := z.Finish(&res, now); err != nil {
-			t.Fatal(err)
-		}
-		name := "sample.zeek"
-		if json {
-			name += "-json"
-		}
-		same(t, name, golden(t, "zeek", name), b.Bytes())
-	}
-}
-
 // TestFlowSlice: a snapshot's copies print like the closed table.
 func TestFlowSlice(t *testing.T) {
-	res, _, now := replay(t, nil)
+	res, _, now := replay(t)
 	var a, b bytes.Buffer
 	output.WriteConntrack(&a, &res, now, output.LineOptions{Acct: true})
 	output.WriteConntrack(&b, output.FlowSlice{Flows: res.Flows()}, now, output.LineOptions{Acct: true})
@@ -127,7 +95,7 @@ func TestFlowSlice(t *testing.T) {
 }
 
 func TestFormats(t *testing.T) {
-	for f := range output.Format(6) {
+	for f := range output.Format(4) {
 		g, ok := output.ParseFormat(f.String())
 		if !ok || g != f {
 			t.Errorf("ParseFormat(%q) = %v, %v", f.String(), g, ok)
@@ -136,7 +104,7 @@ func TestFormats(t *testing.T) {
 	if _, ok := output.ParseFormat("xml"); ok || output.Format(99).String() != "?" {
 		t.Error("unknown formats")
 	}
-	if output.FormatConntrack.NeedsSummaries() || !output.FormatZeek.NeedsSummaries() || !output.FormatJSON.NeedsSummaries() {
+	if output.FormatConntrack.NeedsSummaries() || output.FormatTable.NeedsSummaries() || !output.FormatJSON.NeedsSummaries() {
 		t.Error("NeedsSummaries")
 	}
 }

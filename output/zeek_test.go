@@ -28,28 +28,6 @@ func TestZeekUID(t *testing.T) {
 	}
 }
 
-func TestZeekTimeFormat(t *testing.T) {
-	cases := []struct {
-		ns         int64
-		tsv, jsonv string
-	}{
-		{1371685686536606000, "1371685686.536606", "1371685686.536606"},
-		{1371685686536606499, "1371685686.536606", "1371685686.536606"},
-		{1371685686536606500, "1371685686.536607", "1371685686.536607"},
-		{1500000000, "1.500000", "1.5"},
-		{0, "0.000000", "0"},
-		{60098000, "0.060098", "0.060098"},
-	}
-	for _, c := range cases {
-		if got := string(appendZeekTime(nil, c.ns)); got != c.tsv {
-			t.Errorf("%d: %q, want %q", c.ns, got, c.tsv)
-		}
-		if got := string(appendJSONSeconds(nil, c.ns)); got != c.jsonv {
-			t.Errorf("%d: json %q, want %q", c.ns, got, c.jsonv)
-		}
-	}
-}
-
 func flowtableKey(src string, sport uint16, dst string, dport uint16) flowtable.Key {
 	return flowtable.MakeKey(netip.MustParseAddr(src), netip.MustParseAddr(dst), sport, dport)
 }

@@ -38,4 +38,5 @@ type captureConfig struct {
 	direction   string // "in", "out" or "inout"
 	filter      string // BPF expression compiled by libpcap, run in the kernel
 	readTimeout time.Duration
+	fanout      int // AF_PACKET fanout group to join; -1: none
 }

@@ -44,6 +44,10 @@ func openCapture(c captureConfig) (captureSource, error) {
 			return nil, fmt.Errorf("capture on %s: no such interface (see ip link)", name)
 		}
 	}
+	var fdsBefore map[int]bool
+	if c.fanout >= 0 {
+		fdsBefore = socketFDs()
+	}
 	in, err := pcap.NewInactiveHandle(name)
 	if err != nil {
 		return nil, fmt.Errorf("capture on %s: %w", name, err)
@@ -79,6 +83,12 @@ func openCapture(c captureConfig) (captureSource, error) {
 		if err := h.SetBPFFilter(c.filter); err != nil {
 			h.Close()
 			return nil, fmt.Errorf("capture on %s: bad filter %q: %s", name, c.filter, oneLine(err))
+		}
+	}
+	if c.fanout >= 0 {
+		if err := joinFanout(fdsBefore, c.fanout); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("capture on %s: --fanout: %w", name, err)
 		}
 	}
 	return s, nil

@@ -28,7 +28,8 @@ func trackingUsage() string {
       --timeout NAME=SECS  override a timeout; repeatable. NAME: %s
       --max-flows N        table size limit; when full, flows that are not ASSURED are evicted
                            first, as the kernel's early drop (default %d; %d when the
-                           output keeps summaries: -o json, zeek, zeek-json)
+                           output keeps summaries: -o json, zeek, zeek-json); also bounds
+                           the connections Zeek's model holds for -o zeek
       --shards N           table shards, one goroutine each beside the reader; 1 = the reader
                            tracks too, on one core (default GOMAXPROCS = %d)
 `, strings.Join(fsm.TimeoutNames(), " "), defaultMaxFlows, defaultMaxFlowsSummaries, runtime.GOMAXPROCS(0))
@@ -36,7 +37,8 @@ func trackingUsage() string {
 
 // The default --max-flows keeps a full table near 1 GiB of peak RSS: a flow
 // costs about 190 bytes all told (160-byte entry, index, output order), 40
-// more with counters; -o json and zeek keep a 672-byte summary per flow too.
+// more with counters; -o json keeps a 672-byte summary per flow too, and -o
+// zeek runs Zeek's own model beside the table (about 1 KiB a connection).
 const (
 	defaultMaxFlows          = 1 << 22
 	defaultMaxFlowsSummaries = 1 << 20

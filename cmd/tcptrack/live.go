@@ -25,7 +25,7 @@ func cmdLive(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	src, err := openCapture(captureConfig{iface: o.iface, snaplen: o.snaplen, promisc: o.promisc,
-		bufferBytes: o.bufferBytes, direction: o.direction, filter: o.filter, readTimeout: liveReadTimeout})
+		bufferBytes: o.bufferBytes, direction: o.direction, filter: o.filter, readTimeout: liveReadTimeout, fanout: o.fanout})
 	if err != nil {
 		return err
 	}
@@ -75,6 +75,7 @@ type liveLoop struct {
 	nextExp  int64
 	nextSync int64
 
+	scale  *liveScale // IPFIX export and metrics, or nil
 	view   *liveView
 	frames chan *viewFrame // to the view goroutine
 	exp    *exporter
@@ -106,7 +107,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 		var line []byte
 		cfg.OnEvents = func(evs []flowtable.Event) {
 			for i := range evs {
-				line = output.AppendEvent(line[:0], &evs[i], lo)
+				line = appendEventLine(line[:0], &evs[i], o.output, lo)
 				line = append(line, '\n')
 				if _, werr := stdout.Write(line); werr != nil {
 					// A closed pipe (head, less quitting): stop as tcpdump does.
@@ -126,6 +127,13 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 			l.closedMu.Unlock()
 		}
 	}
+	if l.scale, err = startScale(o, stderr); err != nil {
+		return err
+	}
+	if l.scale != nil && l.scale.fx != nil {
+		cfg.OnEvents = l.scale.fx.chain(cfg.OnEvents)
+	}
+	cfg.DestroyEventsOnly = !o.events // the view and IPFIX need ended flows only
 	l.table = flowtable.New(cfg)
 	l.pl = assemble.NewPipeline(l.table, assemble.DecoderConfig{})
 
@@ -172,6 +180,10 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 	}
 	pst, pstErr := src.Stats()
 	res := l.table.Close(endNow)
+	var scaleErr error
+	if l.scale != nil {
+		scaleErr = l.scale.finish(&res)
+	}
 	flows := res.Flows()
 	if l.expIn != nil {
 		close(l.expIn)
@@ -197,7 +209,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 	}
 	ps := l.pl.Stats()
 	writeLiveStats(stderr, o, &ps, pst, pstErr, &res.Stats)
-	return errors.Join(capErr, l.dumpErr, outErr)
+	return errors.Join(capErr, l.dumpErr, outErr, scaleErr)
 }
 
 // capture reads until stopped. It returns a capture error, or nil.
@@ -258,6 +270,9 @@ func (l *liveLoop) periodic(capTS int64) {
 	if l.dump != nil && l.dumpErr == nil && now >= l.nextSync {
 		l.nextSync = now + int64(time.Second)
 		l.dumpErr = l.dump.flush()
+	}
+	if l.scale != nil {
+		l.scale.tick(l, now)
 	}
 	wantView := l.view != nil && now >= l.nextView
 	wantExp := l.exp != nil && now >= l.nextExp

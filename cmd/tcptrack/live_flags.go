@@ -45,7 +45,9 @@ Output:
       --extended           conntrack lines with the "ipv4     2 " prefix (conntrack -o extended)
       --acct               packets=N bytes=N after each tuple (nf_conntrack_acct=1)
   -e, --events             stream conntrack -E style [NEW]/[UPDATE]/[DESTROY] lines, one write
-                           per line (the final table is then printed only if -o is given)
+                           per line (the final table is then printed only if -o is given); with
+                           -o json, one JSON object per event (the -o json fields, "event", "time",
+                           "reason" for DESTROY)
       --event-timestamps   prefix events with [seconds.micros] like conntrack -E -o timestamp (default true)
       --export FILE        write the state table to FILE atomically (temporary file, rename)
                            every --every and at exit; format from -o, else from the extension:
@@ -90,6 +92,7 @@ type liveOptions struct {
 	every     time.Duration
 
 	tracking
+	scaleFlags
 }
 
 func parseLiveFlags(args []string, stderr io.Writer) (*liveOptions, error) {
@@ -153,6 +156,7 @@ func parseLiveFlags(args []string, stderr io.Writer) (*liveOptions, error) {
 	fs.StringVar(&o.export, "export", "", "")
 	fs.DurationVar(&o.every, "every", 5*time.Second, "")
 	finishTracking := addTrackingFlags(fs, &o.tracking)
+	addScaleFlags(fs, &o.scaleFlags)
 	help := false
 	fs.BoolVar(&help, "h", false, "")
 	fs.BoolVar(&help, "help", false, "")
@@ -161,10 +165,13 @@ func parseLiveFlags(args []string, stderr io.Writer) (*liveOptions, error) {
 		return nil, usagef("live: %v (see tcptrack live --help)", err)
 	}
 	if help {
-		fmt.Fprintf(stderr, liveUsage, defaultLiveSnaplen, "64M", trackingUsage())
+		fmt.Fprintf(stderr, liveUsage, defaultLiveSnaplen, "64M", trackingUsage()+"\n"+ipfixUsage+ipfixActiveUsage+"\n"+scaleUsage)
 		return nil, errHelp
 	}
 	finishTracking()
+	if err := o.scaleFlags.check(); err != nil {
+		return nil, err
+	}
 	if noPromisc {
 		o.promisc = false
 	}

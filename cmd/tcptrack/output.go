@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/output"
 )
 
@@ -32,4 +33,13 @@ func outputOptions(format string, lf *lineFlags, cols []output.Column) output.Op
 // lineOptions are the line flags as output takes them.
 func (f *lineFlags) lineOptions() output.LineOptions {
 	return output.LineOptions{Acct: f.acct, Extended: f.extended, Timestamps: f.eventStamps}
+}
+
+// appendEventLine is an event as -e prints it: a conntrack -E line, or
+// with -o json a JSON object.
+func appendEventLine(b []byte, e *flowtable.Event, format string, lo output.LineOptions) []byte {
+	if format == "json" {
+		return output.AppendJSONEvent(b, e)
+	}
+	return output.AppendEvent(b, e, lo)
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/flowtable"
-	"github.com/tcptrack/tcptrack/output"
 )
 
 // readCounts are what read accounts for itself, outside the pipeline: every
@@ -67,26 +66,28 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer out.Flush()
 	lo := o.lineOptions()
 	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, Summaries: o.wantSummaries(), Acct: o.wantAcct()}
-	var zw *output.ZeekWriter // -o zeek: ended flows get their records from DESTROY events
-	if o.output == "zeek" || o.output == "zeek-json" {
-		zw = output.NewZeekWriter(out, o.output == "zeek-json", o.events)
+	var zv *zeekView // -o zeek, zeek-json: Zeek's connection model, beside the table
+	if o.zeekOutput() {
+		zv = newZeekView(out, o)
 	}
-	if o.events || zw != nil {
+	if o.events {
 		var line []byte
 		cfg.OnEvents = func(evs []flowtable.Event) {
 			for i := range evs {
-				if zw != nil && evs[i].Summary != nil {
-					zw.Record(&evs[i].Flow, evs[i].Summary)
-				}
-				if !o.events {
-					continue
-				}
-				line = output.AppendEvent(line[:0], &evs[i], lo)
+				line = appendEventLine(line[:0], &evs[i], o.output, lo)
 				line = append(line, '\n')
 				out.Write(line)
 			}
 		}
 	}
+	fx, err := openFlowExport(&o.ipfixFlags, false, stderr)
+	if err != nil {
+		return err
+	}
+	if fx != nil {
+		cfg.OnEvents = fx.chain(cfg.OnEvents)
+	}
+	cfg.DestroyEventsOnly = !o.events // IPFIX needs ended flows only
 	table := flowtable.New(cfg)
 	pl := assemble.NewPipeline(table, assemble.DecoderConfig{})
 
@@ -115,9 +116,6 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 		rc.Read++
-		if zw != nil && rc.Read == 1 {
-			zw.Open(rec.TS) // before any record: events start after the first Add
-		}
 		if rc.Read&4095 == 0 {
 			prog.update(src.Offset(), rc.Read, table.Active())
 		}
@@ -128,6 +126,9 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if filter != nil && !filter.Match(&rec) {
 			rc.Filtered++
 			continue
+		}
+		if zv != nil {
+			zv.add(&rec) // with its own time: Zeek keeps a packet's time, its timers run on the latest
 		}
 		if pl.Add(&rec) == assemble.Unsupported {
 			rc.countUnsupported(src.Name(), rec.LinkType)
@@ -163,8 +164,13 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "tcptrack: warning: filter %q: %v\n", o.filter, ferr)
 		}
 	}
-	if zw != nil {
-		if err := zw.Finish(&res, now); err != nil {
+	if fx != nil {
+		if err := fx.finish(&res); err != nil {
+			return err
+		}
+	}
+	if zv != nil {
+		if err := zv.finish(now); err != nil {
 			return err
 		}
 	} else if !o.events || o.outputSet {

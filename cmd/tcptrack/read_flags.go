@@ -24,8 +24,16 @@ Output:
   -o, --output FORMAT      conntrack (default): conntrack -L lines;
                            table: netstat-style table with each endpoint's socket state;
                            json: one JSON object per flow per line, with each direction's summary;
-                           zeek: Zeek conn.log (TSV) with a record for every flow, ended ones too;
+                           zeek: Zeek's conn.log (TSV) by Zeek's own connection model;
                            zeek-json: the same records as JSON lines
+      --zeek-checksums MODE  -o zeek: verify (default, as Zeek) or ignore (as zeek -C) IP, TCP
+                           and UDP checksums
+      --zeek-server-ports LIST  -o zeek: Zeek's likely_server_ports for TCP, which orient
+                           connections that do not start with a SYN: ports, ranges and analyzer
+                           names (http, ssl, ftp ...: their ports), comma-separated, or none;
+                           "+LIST" adds to the default, the ports of all of Zeek's base
+                           analyzers (what "zeek -r" loads; for a "zeek -b" run, name the
+                           analyzers its scripts load)
       --columns LIST       table columns, comma-separated ("+LIST": the defaults and LIST; "all");
                            implies -o table. Defaults:
                            %s
@@ -34,7 +42,9 @@ Output:
       --extended           conntrack lines with the "ipv4     2 " prefix (conntrack -o extended)
       --acct               packets=N bytes=N after each tuple (nf_conntrack_acct=1)
   -e, --events             print conntrack -E style [NEW]/[UPDATE]/[DESTROY] lines while replaying
-                           (the final table is then printed only if -o is given)
+                           (the final table is then printed only if -o is given); with -o json,
+                           one JSON object per event: the -o json fields, "event", "time" and,
+                           for DESTROY, "reason"; the final table's objects follow, without "event"
       --event-timestamps   prefix events with [seconds.micros] like conntrack -E -o timestamp (default true)
       --now TIME           take the table at TIME: Unix seconds (fraction allowed) or RFC 3339;
                            packets stamped after it are not applied (default: the last packet's time)
@@ -63,6 +73,8 @@ type readOptions struct {
 	noTrack   bool
 	filter    string
 	tracking
+	zeekFlags
+	ipfixFlags
 	files []string
 }
 
@@ -104,6 +116,8 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	fs.StringVar(&o.filter, "f", "", "")
 	fs.StringVar(&o.filter, "filter", "", "")
 	finishTracking := addTrackingFlags(fs, &o.tracking)
+	addZeekFlags(fs, &o.zeekFlags)
+	addIPFIXFlags(fs, &o.ipfixFlags, false)
 	help := false
 	fs.BoolVar(&help, "h", false, "")
 	fs.BoolVar(&help, "help", false, "")
@@ -127,10 +141,13 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 		args = rest[1:]
 	}
 	if help {
-		fmt.Fprintf(stderr, readUsage, output.DefaultColumns, trackingUsage())
+		fmt.Fprintf(stderr, readUsage, output.DefaultColumns, trackingUsage()+"\n"+ipfixUsage)
 		return nil, errHelp
 	}
 	finishTracking()
+	if err := o.ipfixFlags.check("read"); err != nil {
+		return nil, err
+	}
 	if len(filterWords) > 0 {
 		if o.filter != "" {
 			return nil, usagef("read: a filter given both with --filter and as arguments")
@@ -146,7 +163,7 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	if o.maxFlows < 0 {
 		return nil, usagef("read: --max-flows must not be negative")
 	}
-	if !o.maxFlowsSet && o.wantSummaries() {
+	if !o.maxFlowsSet && (o.wantSummaries() || o.zeekOutput()) {
 		o.maxFlows = defaultMaxFlowsSummaries
 	}
 	if columns != "" {
@@ -203,13 +220,13 @@ func isDigits(s string) bool {
 
 // wantAcct says whether the output shows per-flow counters or start times.
 func (o *readOptions) wantAcct() bool {
-	return o.acct || o.output == "table" || o.output == "json"
+	return o.acct || o.output == "table" || o.output == "json" || o.ipfixFlags.on()
 }
 
 // wantSummaries reports whether the output needs each flow's summary.
 func (o *readOptions) wantSummaries() bool {
 	switch o.output {
-	case "json", "zeek", "zeek-json":
+	case "json":
 		return true
 	case "table":
 		return output.ColumnsNeedSummaries(o.columns)

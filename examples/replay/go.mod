@@ -1,6 +1,6 @@
 module github.com/tcptrack/tcptrack/examples/replay
 
-go 1.23
+go 1.23.0
 
 require github.com/tcptrack/tcptrack v0.0.0
 
@@ -16,7 +16,7 @@ require (
 	github.com/olekukonko/errors v1.2.0 // indirect
 	github.com/olekukonko/ll v0.1.6 // indirect
 	github.com/olekukonko/tablewriter v1.1.5 // indirect
-	golang.org/x/sys v0.30.0 // indirect
+	golang.org/x/sys v0.35.0 // indirect
 )
 
 replace github.com/tcptrack/tcptrack => ../..
