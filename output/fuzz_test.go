@@ -39,9 +39,9 @@ func fuzzPackets(data []byte) []flowtable.Packet {
 			TS: ts, Src: hosts[from], Dst: hosts[to], IPLen: 40 + plen,
 			TCP: fsm.Segment{
 				SrcPort: 40000 + uint16(b[0]>>2&3), DstPort: 80,
-				Flags:   fsm.Flags(b[1]),
-				Seq:     seq[from] + uint32(int8(b[2])), Ack: seq[to] + uint32(int8(b[3])),
-				Window:  uint16(b[4])<<8 | uint16(b[5]), PayloadLen: plen,
+				Flags: fsm.Flags(b[1]),
+				Seq:   seq[from] + uint32(int8(b[2])), Ack: seq[to] + uint32(int8(b[3])),
+				Window: uint16(b[4])<<8 | uint16(b[5]), PayloadLen: plen,
 				WScale: b[6] & 15, HasWScale: b[6]&16 != 0, SackPerm: b[6]&32 != 0,
 			},
 		}
