@@ -96,7 +96,12 @@ type Conn struct {
 	lastFlags  peerFlags
 	status     Status
 
-	ep [2]endpoint // socket-state inference, see endpoint.go
+	// Socket-state inference, see endpoint.go: each side's endpoint, kept
+	// as separate arrays so that the one-byte fields fill the gap above
+	// (84 bytes in all; a flow table holds one Conn per flow).
+	epState [2]SockState
+	epFlags [2]epFlags
+	epSeq   [2]epSeqs
 }
 
 // State is the conntrack TCP state.
@@ -107,7 +112,7 @@ func (c *Conn) Status() Status { return c.status }
 
 // Sockets returns each endpoint's inferred socket state: orig is the side
 // that sent the connection's first packet, reply the other one.
-func (c *Conn) Sockets() (orig, reply SockState) { return c.ep[Original].state, c.ep[Reply].state }
+func (c *Conn) Sockets() (orig, reply SockState) { return c.epState[Original], c.epState[Reply] }
 
 // Start prepares c for the first packet of a new connection (ORIGINAL
 // direction by definition): the kernel's flag check and tcp_new. It returns
@@ -142,8 +147,8 @@ func (c *Conn) Start(cfg *Config, s *Segment) bool {
 		o.tdMaxEnd = o.tdEnd + o.tdMaxWin
 		c.seen[Original].flags = flagSackPerm | flagBeLiberal
 		c.seen[Reply].flags = flagSackPerm | flagBeLiberal
-		c.ep[Original].state = SockEstablished
-		c.ep[Reply].state = SockEstablished
+		c.epState[Original] = SockEstablished
+		c.epState[Reply] = SockEstablished
 	default:
 		return false
 	}

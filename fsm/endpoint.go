@@ -20,12 +20,27 @@ const (
 	epSentFIN                     // finEnd valid
 )
 
-// endpoint is one side's inferred socket.
+// endpoint is one side's inferred socket, as the rules work on it; Conn
+// stores its parts in separate arrays (see loadEndpoint).
 type endpoint struct {
+	epSeqs
+	state SockState
+	flags epFlags
+}
+
+// epSeqs are the sequence numbers an endpoint's close steps are checked
+// against.
+type epSeqs struct {
 	synEnd uint32 // sequence number just past its SYN (ISN+1)
 	finEnd uint32 // sequence number just past its FIN
-	state  SockState
-	flags  epFlags
+}
+
+func (c *Conn) loadEndpoint(d Dir) endpoint {
+	return endpoint{epSeqs: c.epSeq[d], state: c.epState[d], flags: c.epFlags[d]}
+}
+
+func (c *Conn) storeEndpoint(d Dir, e endpoint) {
+	c.epSeq[d], c.epState[d], c.epFlags[d] = e.epSeqs, e.state, e.flags
 }
 
 // epEvent is one thing that happened to an endpoint.
@@ -92,7 +107,14 @@ func (e *endpoint) apply(ev epEvent) {
 // for (waiting for the exact one after a challenge ACK) closes only its
 // sender.
 func (c *Conn) updateEndpoints(dir Dir, s *Segment, v Verdict, rstClosed bool) {
-	x, y := &c.ep[dir], &c.ep[dir^1] // sender, receiver
+	x, y := c.loadEndpoint(dir), c.loadEndpoint(dir^1) // sender, receiver
+	stepEndpoints(&x, &y, s, v, rstClosed)
+	c.storeEndpoint(dir, x)
+	c.storeEndpoint(dir^1, y)
+}
+
+// stepEndpoints is updateEndpoints on the sender x and the receiver y.
+func stepEndpoints(x, y *endpoint, s *Segment, v Verdict, rstClosed bool) {
 	f := s.Flags
 	switch {
 	case f&RST != 0:
@@ -153,6 +175,6 @@ func (c *Conn) updateEndpoints(dir Dir, s *Segment, v Verdict, rstClosed bool) {
 // resyncEndpoints restarts both sides when conntrack resynchronises on a
 // SYN-ACK that answers a SYN it had ignored: the SYN's sender opened anew.
 func (c *Conn) resyncEndpoints(dir Dir) {
-	c.ep[c.lastDir] = endpoint{synEnd: c.lastSeq + 1, state: SockSynSent, flags: epSentSYN}
-	c.ep[dir] = endpoint{}
+	c.storeEndpoint(c.lastDir, endpoint{epSeqs: epSeqs{synEnd: c.lastSeq + 1}, state: SockSynSent, flags: epSentSYN})
+	c.storeEndpoint(dir, endpoint{})
 }
