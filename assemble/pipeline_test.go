@@ -21,7 +21,7 @@ func TestPipeline(t *testing.T) {
 	cutShort.TS = 11 * sec
 
 	var events []flowtable.Event
-	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 1, OnEvents: func(evs []flowtable.Event) {
+	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 1, Acct: true, OnEvents: func(evs []flowtable.Event) {
 		events = append(events, evs...)
 	}})
 	p := NewPipeline(table, DecoderConfig{})

@@ -129,15 +129,17 @@ func checkShard(s *shard) error {
 		}
 		live++
 		if !f.Conn.State().Valid() || f.Conn.State() == fsm.None {
-			return fmt.Errorf("flow %d in state %v", f.ID, f.Conn.State())
+			return fmt.Errorf("flow %d in state %v", f.id(), f.Conn.State())
 		}
-		if got, reply, ok := s.ix.find(&s.flows, &f.Key, f.Key.Hash()); !ok || reply || got != pos {
-			return fmt.Errorf("flow %d at %d not found by its key (got %d %v %v)", f.ID, pos, got, reply, ok)
+		if k := f.key(); true {
+			if got, reply, ok := s.ix.find(&s.flows, &k, k.Hash()); !ok || reply || got != pos {
+				return fmt.Errorf("flow %d at %d not found by its key (got %d %v %v)", f.id(), pos, got, reply, ok)
+			}
 		}
 		a := s.acct.at(pos)
 		for d := range 2 {
 			if a.Bytes[d] < 40*a.Packets[d] {
-				return fmt.Errorf("flow %d dir %d: %d bytes in %d packets", f.ID, d, a.Bytes[d], a.Packets[d])
+				return fmt.Errorf("flow %d dir %d: %d bytes in %d packets", f.id(), d, a.Bytes[d], a.Packets[d])
 			}
 		}
 	}

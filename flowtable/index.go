@@ -1,84 +1,134 @@
 package flowtable
 
 // index is an open-addressing hash set of flow slab positions with linear
-// probing and backward-shift deletion. A slot holds the position (+1; 0 =
-// empty) in its low half and the low 32 bits of the flow's hash in its high
-// half: probing compares those bits first, so a lookup touches the slab only
-// for a flow that almost surely matches (one cache miss, not one per probe),
-// and moving slots never needs the slab at all. Keys live in the slab; a
-// lookup compares against the flow's key or its reverse because the hash is
-// symmetric.
+// probing and backward-shift deletion. A slot is 4 bytes: the position (+1;
+// 0 = empty) in its low 26 bits and 6 bits of the flow's hash above them.
+// Probing compares those bits first, so a lookup touches the slab for a
+// wrong flow only once in 64 probes. Moving slots (deletion, growth) needs
+// a flow's home slot, which the hash of its key in the slab gives. Keys
+// live in the slab; a lookup compares against the flow's key or its reverse
+// because the hash is symmetric.
+//
+// Sizes need not be powers of two: a slot is picked by scaling 32 hash bits
+// to the size (Lemire's multiply-shift), so the index grows by half, and a
+// table sits between half and three quarters full rather than between a
+// third and three quarters.
+//
+// The slots live outside the Go heap where the platform allows (see
+// slotmem_unix.go): a grown index frees the old slots at once instead of
+// leaving them to the next collection, so the peak memory of a big table is
+// its flows and one index.
 type index struct {
-	slots []uint64
-	mask  uint64
+	slots []uint32
+	size  uint64 // len(slots)
 	n     int
+	mem   *slotMem
+	// rehash gives a flow's hash again; nil: its key's Hash (tests use a
+	// weak one to force long probe runs).
+	rehash func(*entry) uint64
 }
 
-const minIndexSize = 1 << 10
+const (
+	minIndexSize = 1 << 10
+	posBits      = 26
+	posMask      = 1<<posBits - 1
+	tagMask      = ^uint32(posMask)
+	// maxIndexPos is the highest slab position an index can hold: a shard
+	// holds at most 64 Mi - 1 flows.
+	maxIndexPos = posMask - 1
+)
 
 func newIndex() index {
-	return index{slots: make([]uint64, minIndexSize), mask: minIndexSize - 1}
+	ix := index{mem: &slotMem{}}
+	ix.slots = ix.mem.alloc(minIndexSize)
+	ix.size = minIndexSize
+	return ix
 }
 
-func slotOf(pos uint32, h uint64) uint64 { return uint64(pos+1) | h<<32 }
+// home is the slot a hash probes first.
+func (ix *index) home(h uint64) uint64 { return uint64(uint32(h)) * ix.size >> 32 }
+
+// step is the next slot of a probe run, wrapping at the end.
+func (ix *index) step(i uint64) uint64 {
+	if i++; i == ix.size {
+		return 0
+	}
+	return i
+}
+
+// tagOf is the hash bits a slot keeps: above the ones that pick the slot
+// (the low bits) and apart from the ones that pick the shard (the top).
+func tagOf(h uint64) uint32 { return uint32(h>>32) << posBits & tagMask }
+
+func slotOf(pos uint32, h uint64) uint32 { return (pos + 1) | tagOf(h) }
+
+func (ix *index) hashOf(e *entry) uint64 {
+	if ix.rehash != nil {
+		return ix.rehash(e)
+	}
+	k := e.key()
+	return k.Hash()
+}
 
 // find returns the slab position of the flow whose key is k or k reversed,
 // and the direction the key travels in it.
 func (ix *index) find(flows *slab[entry], k *Key, h uint64) (pos uint32, reply, ok bool) {
-	tag := h << 32
-	for i := h & ix.mask; ; i = (i + 1) & ix.mask {
+	tag := tagOf(h)
+	for i := ix.home(h); ; i = ix.step(i) {
 		s := ix.slots[i]
 		if s == 0 {
 			return 0, false, false
 		}
-		if s&^0xffffffff != tag {
+		if s&tagMask != tag {
 			continue
 		}
-		p := uint32(s) - 1
-		f := flows.at(p)
-		if f.Key == *k {
-			return p, false, true
-		}
-		if f.Key.Src == k.Dst && f.Key.Dst == k.Src && f.Key.SrcPort == k.DstPort && f.Key.DstPort == k.SrcPort && f.Key.Is4 == k.Is4 {
-			return p, true, true
+		p := s&posMask - 1
+		if ok, reply := flows.at(p).match(k); ok {
+			return p, reply, true
 		}
 	}
 }
 
-func (ix *index) insert(pos uint32, h uint64) {
+// insert adds pos (whose entry is already in flows) with hash h.
+func (ix *index) insert(flows *slab[entry], pos uint32, h uint64) {
 	if (ix.n+1)*4 > len(ix.slots)*3 {
-		ix.grow()
+		ix.grow(flows, pos)
 	}
-	i := h & ix.mask
-	for ix.slots[i] != 0 {
-		i = (i + 1) & ix.mask
-	}
-	ix.slots[i] = slotOf(pos, h)
+	ix.put(slotOf(pos, h), h)
 	ix.n++
 }
 
-// remove deletes pos, shifting later members of the probe run back so that
-// no tombstones accumulate under churn.
-func (ix *index) remove(pos uint32, h uint64) {
+func (ix *index) put(s uint32, h uint64) {
+	i := ix.home(h)
+	for ix.slots[i] != 0 {
+		i = ix.step(i)
+	}
+	ix.slots[i] = s
+}
+
+// remove deletes pos (hash h), shifting later members of the probe run
+// back so that no tombstones accumulate under churn. Its entry must still
+// be in flows.
+func (ix *index) remove(flows *slab[entry], pos uint32, h uint64) {
 	want := slotOf(pos, h)
-	i := h & ix.mask
+	i := ix.home(h)
 	for ix.slots[i] != want {
 		if ix.slots[i] == 0 {
 			return
 		}
-		i = (i + 1) & ix.mask
+		i = ix.step(i)
 	}
 	for {
 		ix.slots[i] = 0
 		j := i
 		for {
-			j = (j + 1) & ix.mask
+			j = ix.step(j)
 			s := ix.slots[j]
 			if s == 0 {
 				ix.n--
 				return
 			}
-			home := (s >> 32) & ix.mask
+			home := ix.home(ix.hashOf(flows.at(s&posMask - 1)))
 			// Move s into the hole at i if its home is not in (i, j].
 			if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
 				ix.slots[i] = s
@@ -90,18 +140,28 @@ func (ix *index) remove(pos uint32, h uint64) {
 	}
 }
 
-func (ix *index) grow() {
-	old := ix.slots
-	ix.slots = make([]uint64, len(old)*2)
-	ix.mask = uint64(len(ix.slots) - 1)
-	for _, s := range old {
-		if s == 0 {
+// grow makes the index half as big again and puts every live flow but skip
+// (about to be inserted) back, walking the slab in order.
+func (ix *index) grow(flows *slab[entry], skip uint32) {
+	old := ix.mem
+	ix.mem = &slotMem{}
+	ix.size += ix.size / 2
+	ix.slots = ix.mem.alloc(int(ix.size))
+	for pos := range flows.len() {
+		e := flows.at(pos)
+		if pos == skip || !e.live() {
 			continue
 		}
-		i := (s >> 32) & ix.mask
-		for ix.slots[i] != 0 {
-			i = (i + 1) & ix.mask
-		}
-		ix.slots[i] = s
+		h := ix.hashOf(e)
+		ix.put(slotOf(pos, h), h)
 	}
+	old.free()
+}
+
+// release frees the slots; the index is unusable afterwards.
+func (ix *index) release() {
+	if ix.mem != nil {
+		ix.mem.free()
+	}
+	*ix = index{}
 }

@@ -44,20 +44,24 @@ func (k Key) addr(a [16]byte) netip.Addr {
 }
 
 // Hash is symmetric: a key and its reverse hash alike, so a flow's two
-// directions meet in one shard and one table slot chain.
+// directions meet in one shard and one table slot chain. Each endpoint is
+// folded to 64 bits by odd multipliers (one-to-one for IPv4, whose address
+// and port occupy separate bits), the two are combined in a fixed order,
+// and one finaliser spreads every bit over the result: the index uses its
+// low bits, the shard choice its high ones.
 func (k Key) Hash() uint64 {
-	a := endpointHash(k.Src, k.SrcPort)
-	b := endpointHash(k.Dst, k.DstPort)
+	a := endpointHash(&k.Src, k.SrcPort)
+	b := endpointHash(&k.Dst, k.DstPort)
 	if a > b {
 		a, b = b, a
 	}
 	return mix(a*0x9e3779b97f4a7c15 ^ b)
 }
 
-func endpointHash(ip [16]byte, port uint16) uint64 {
+func endpointHash(ip *[16]byte, port uint16) uint64 {
 	hi := binary.LittleEndian.Uint64(ip[:8])
 	lo := binary.LittleEndian.Uint64(ip[8:])
-	return mix(hi ^ mix(lo^uint64(port)<<1))
+	return hi*0xc2b2ae3d27d4eb4f ^ (lo^uint64(port))*0x165667b19e3779f9
 }
 
 // mix is the 64-bit finaliser of MurmurHash3: full avalanche, no allocation.

@@ -51,34 +51,102 @@ func sortFlows(flows []Flow, sums []fsm.Summary) {
 // table is made), and the counters.
 type Result struct {
 	Stats  Stats
-	order  []ref
+	order  []uint32 // position | shard<<posBits, with 64 shards or fewer
+	wide   []uint64 // position | shard<<32, with more
 	shards []*shard
 }
 
-// ref points at one live flow in a closed table.
-type ref struct {
-	id         uint64
-	shard, pos uint32
-}
-
 // Len is the number of live flows.
-func (r *Result) Len() int { return len(r.order) }
+func (r *Result) Len() int { return len(r.order) + len(r.wide) }
 
 // At returns the i-th flow in first-seen order and its summary (nil unless
 // Config.Summaries). The summary points into the table: read, do not keep.
 func (r *Result) At(i int) (Flow, *fsm.Summary) {
-	x := r.order[i]
-	s := r.shards[x.shard]
+	var si, pos uint32
+	if r.wide != nil {
+		si, pos = uint32(r.wide[i]>>32), uint32(r.wide[i])
+	} else {
+		si, pos = r.order[i]>>posBits, r.order[i]&posMask
+	}
+	s := r.shards[si]
 	var sum *fsm.Summary
 	if s.keepSums {
-		sum = s.sums.at(x.pos)
+		sum = s.summary(pos)
 	}
-	return s.flow(x.pos), sum
+	return s.flow(pos), sum
+}
+
+// orderFlows lists the live flows of every shard in first-seen order, as
+// packed references (4 bytes a flow with up to 64 shards): each shard's
+// positions sorted by ID (in slab order they mostly are already: only
+// reused slots are out of place), then the shards merged.
+func orderFlows(shards []*shard, total int) (narrow []uint32, wide []uint64) {
+	runs := make([][]uint32, len(shards))
+	for i, s := range shards {
+		run := make([]uint32, 0, s.len())
+		for pos := range s.flows.len() {
+			if s.flows.at(pos).live() {
+				run = append(run, pos)
+			}
+		}
+		id := func(p uint32) uint64 { return s.flows.at(p).id() }
+		if !slices.IsSortedFunc(run, func(a, b uint32) int { return cmpU64(id(a), id(b)) }) {
+			slices.SortFunc(run, func(a, b uint32) int { return cmpU64(id(a), id(b)) })
+		}
+		runs[i] = run
+	}
+	if len(shards) <= 1<<(32-posBits) {
+		narrow = make([]uint32, 0, total)
+	} else {
+		wide = make([]uint64, 0, total)
+	}
+	// Merge: the shard whose next flow has the lowest ID goes first. Shards
+	// are few; a linear scan of their heads is cheap next to the entry
+	// reads.
+	heads := make([]uint64, len(shards)) // ID of each run's next flow; 0 when empty
+	next := make([]int, len(shards))
+	for i, run := range runs {
+		if len(run) > 0 {
+			heads[i] = shards[i].flows.at(run[0]).id()
+		}
+	}
+	for range total {
+		best := -1
+		for i, h := range heads {
+			if h != 0 && (best < 0 || h < heads[best]) {
+				best = i
+			}
+		}
+		pos := runs[best][next[best]]
+		if narrow != nil {
+			narrow = append(narrow, pos|uint32(best)<<posBits)
+		} else {
+			wide = append(wide, uint64(pos)|uint64(best)<<32)
+		}
+		next[best]++
+		if next[best] < len(runs[best]) {
+			heads[best] = shards[best].flows.at(runs[best][next[best]]).id()
+		} else {
+			heads[best] = 0
+			runs[best] = nil // free what is merged
+		}
+	}
+	return narrow, wide
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // Flows copies every live flow, in order.
 func (r *Result) Flows() []Flow {
-	out := make([]Flow, len(r.order))
+	out := make([]Flow, r.Len())
 	for i := range out {
 		out[i], _ = r.At(i)
 	}
@@ -91,7 +159,7 @@ func (r *Result) Summaries() []fsm.Summary {
 	if len(r.shards) == 0 || !r.shards[0].keepSums {
 		return nil
 	}
-	out := make([]fsm.Summary, len(r.order))
+	out := make([]fsm.Summary, r.Len())
 	for i := range out {
 		_, s := r.At(i)
 		out[i] = *s

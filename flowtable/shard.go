@@ -68,7 +68,10 @@ type shard struct {
 	// for their DESTROY events, a chunk at a time.
 	keepAcct, keepSums bool
 	acct               slab[acct]
-	sums               slab[fsm.Summary]
+	sums               slab[sumRef]      // per flow: its summary, held or built (summaries.go)
+	sumSlab            slab[fsm.Summary] // built summaries
+	sumFree            []uint32          // free positions in sumSlab
+	sumScratch         fsm.Summary
 	spare              []fsm.Summary
 }
 
@@ -121,16 +124,21 @@ func (s *shard) account(pos uint32, dir fsm.Dir, ipLen uint32, fl fsm.Flags) {
 // probe first; prefetchFlow, a little later, the flow that slot points at
 // (and its counters), so that process finds both in cache.
 func (s *shard) prefetchSlot(h uint64) {
-	prefetch(uintptr(unsafe.Pointer(&s.ix.slots[h&s.ix.mask])))
+	prefetch(uintptr(unsafe.Pointer(&s.ix.slots[s.ix.home(h)])))
 }
 
 func (s *shard) prefetchFlow(h uint64) {
-	slot := s.ix.slots[h&s.ix.mask]
+	slot := s.ix.slots[s.ix.home(h)]
 	if slot == 0 {
 		return
 	}
-	pos := uint32(slot) - 1
-	prefetch(uintptr(unsafe.Pointer(s.flows.at(pos))))
+	pos := slot&posMask - 1
+	// An entry spans three cache lines (160 bytes): the key, the
+	// connection state, and the times and timer links.
+	e := uintptr(unsafe.Pointer(s.flows.at(pos)))
+	prefetch(e)
+	prefetch(e + 64)
+	prefetch(e + 128)
 	if s.keepAcct {
 		prefetch(uintptr(unsafe.Pointer(s.acct.at(pos))))
 	}
@@ -156,10 +164,12 @@ func (s *shard) process(p *segment, seq, h uint64) {
 		dir = fsm.Reply
 	}
 	r := f.Conn.Update(s.cfg, dir, &p.TCP)
-	f.Last = p.TS
+	if s.keepAcct {
+		s.acct.at(pos).Last = p.TS
+	}
 	if s.keepSums && r.Verdict != fsm.Reopen {
 		// A reopening SYN belongs to the flow its second pass creates.
-		s.sums.at(pos).Observe(dir, &p.TCP, p.IPLen, p.TS, r.Verdict)
+		s.observe(pos, dir, &p.TCP, p.IPLen, p.TS, r.Verdict)
 	}
 	switch r.Verdict {
 	case fsm.Invalid:
@@ -215,11 +225,16 @@ func (s *shard) create(p *segment, seq, h uint64) {
 		s.stats.Dropped++
 		return
 	}
+	if len(s.free) == 0 && s.flows.len() > maxIndexPos {
+		// The index addresses 64 Mi flows per shard: full as if limited.
+		s.stats.Dropped++
+		return
+	}
 	pos := s.alloc()
 	f := s.flows.at(pos)
-	*f = entry{Key: p.Key, Conn: c, ID: seq, Last: p.TS, prev: noFlow, next: noFlow}
+	f.set(&p.Key, seq, &c)
 	if s.keepAcct {
-		*s.acct.at(pos) = acct{Start: p.TS}
+		*s.acct.at(pos) = acct{Start: p.TS, Last: p.TS}
 	}
 	if r.Verdict == fsm.Ignore {
 		s.stats.Ignored++
@@ -231,11 +246,10 @@ func (s *shard) create(p *segment, seq, h uint64) {
 		s.account(pos, fsm.Original, p.IPLen, p.TCP.Flags)
 	}
 	if s.keepSums {
-		sum := s.sums.at(pos)
-		*sum = fsm.Summary{}
-		sum.Observe(fsm.Original, &p.TCP, p.IPLen, p.TS, r.Verdict)
+		s.resetSummary(pos)
+		s.observe(pos, fsm.Original, &p.TCP, p.IPLen, p.TS, r.Verdict)
 	}
-	s.ix.insert(pos, h)
+	s.ix.insert(&s.flows, pos, h)
 	s.count++
 	s.stats.Created++
 	if s.recordEvents && !s.destroyOnly {
@@ -263,12 +277,12 @@ func (s *shard) alloc() uint32 {
 func (s *shard) destroy(pos uint32, ts int64, seq uint64, why DestroyReason, h uint64) {
 	f := s.flows.at(pos)
 	if h == 0 {
-		h = f.Key.Hash()
+		h = f.key().Hash()
 	}
 	if s.recordEvents {
 		ev := Event{Type: EventDestroy, TS: ts, Seq: seq, Reason: why, Flow: s.flow(pos)}
 		if s.keepSums {
-			ev.Summary = s.summaryCopy(s.sums.at(pos))
+			ev.Summary = s.summaryCopy(s.summary(pos))
 		}
 		s.events = append(s.events, ev)
 	}
@@ -283,8 +297,11 @@ func (s *shard) destroy(pos uint32, ts int64, seq uint64, why DestroyReason, h u
 		s.stats.Evicted++
 	}
 	s.tm.unlink(&s.flows, pos)
-	s.ix.remove(pos, h)
+	s.ix.remove(&s.flows, pos, h)
 	*f = entry{prev: noFlow, next: noFlow}
+	if s.keepSums {
+		s.resetSummary(pos)
+	}
 	s.free = append(s.free, pos)
 	s.count--
 }
@@ -356,19 +373,11 @@ func (s *shard) appendLive(dst []Flow) []Flow {
 	return dst
 }
 
-// appendRefs appends a reference to every live flow, for ordered output
-// straight from the slab.
-func (s *shard) appendRefs(dst []ref, shard int) []ref {
-	for pos := range s.flows.len() {
-		if f := s.flows.at(pos); f.live() {
-			dst = append(dst, ref{id: f.ID, shard: uint32(shard), pos: pos})
-		}
-	}
-	return dst
-}
-
 // dropIndex frees the lookup index once no more packets will come.
-func (s *shard) dropIndex() { s.ix, s.free = index{}, nil }
+func (s *shard) dropIndex() {
+	s.ix.release()
+	s.free = nil
+}
 
 // snapshot copies the live flows.
 func (s *shard) snapshot() []Flow {
@@ -387,7 +396,7 @@ func (s *shard) summaries() []fsm.Summary {
 func (s *shard) appendSummaries(dst []fsm.Summary) []fsm.Summary {
 	for pos := range s.flows.len() {
 		if s.flows.at(pos).live() {
-			dst = append(dst, *s.sums.at(pos))
+			dst = append(dst, *s.summary(pos))
 		}
 	}
 	return dst

@@ -2,7 +2,6 @@ package flowtable
 
 import (
 	"runtime/debug"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -32,8 +31,9 @@ type Config struct {
 	// per-direction health counters): handed out with DESTROY events,
 	// SnapshotSummaries and Close. Off, flows cost no more memory.
 	Summaries bool
-	// Acct keeps each flow's start time and packet and byte counters
-	// (Flow.Start, Packets, Bytes; 40 bytes a flow). Off, they stay zero.
+	// Acct keeps each flow's start and last-seen times, packet and byte
+	// counters and TCP flags (Flow.Start, Last, Packets, Bytes, TCPFlags;
+	// 56 bytes a flow). Off, they stay zero.
 	Acct bool
 }
 
@@ -44,6 +44,7 @@ type item struct {
 }
 
 type batch struct {
+	chunk   *Chunk // the chunk this batch is a part of, if any
 	items   []item
 	through int64            // capture time up to which the producer has read
 	snap    chan<- shardSnap // when set, the shard answers with a copy of its flows
@@ -76,6 +77,9 @@ type Table struct {
 
 	evIn   chan evBatch
 	evDone chan struct{}
+
+	chunks  chan *Chunk // chunks back from the shards
+	nChunks int         // chunks made so far (NewChunk's goroutine only)
 }
 
 // New starts the shard goroutines.
@@ -90,6 +94,7 @@ func New(cfg Config) *Table {
 		cfg.TickEvery = 1e9
 	}
 	t := &Table{cfg: cfg, fsmCfg: cfg.FSM, active: make([]atomic.Int64, cfg.Shards)}
+	t.chunks = make(chan *Chunk, 4*cfg.Shards+8)
 	perShard := 0
 	if cfg.MaxFlows > 0 {
 		perShard = (cfg.MaxFlows + cfg.Shards - 1) / cfg.Shards
@@ -175,6 +180,10 @@ func (t *Table) process(i int, s *shard, b *batch) {
 		t.evIn <- evBatch{shard: i, events: s.takeEvents(nil), watermark: b.through}
 	}
 	b.items = b.items[:0]
+	if b.chunk != nil {
+		t.partDone(b.chunk)
+		return
+	}
 	t.free <- b
 }
 
@@ -321,27 +330,17 @@ func (t *Table) Close(now int64) Result {
 		}
 		res.Stats.add(&s.stats)
 	}
-	if total >= 1<<16 {
-		// The indexes are garbage now; hand their memory back before the
-		// order list takes about as much, or a big table's peak holds both.
-		debug.FreeOSMemory()
-	}
-	res.order = make([]ref, 0, total)
-	for i, s := range t.shards {
-		res.order = s.appendRefs(res.order, i)
-	}
 	if t.evIn != nil {
 		close(t.evIn)
 		<-t.evDone
 	}
-	slices.SortFunc(res.order, func(a, b ref) int {
-		switch {
-		case a.id < b.id:
-			return -1
-		case a.id > b.id:
-			return 1
-		}
-		return 0
-	})
+	t.chunks, t.free = nil, nil
+	if total >= 1<<16 {
+		// Batches, chunks and whatever fed them are garbage now: hand
+		// their memory back before the order list is built, or a big
+		// table's peak holds both.
+		debug.FreeOSMemory()
+	}
+	res.order, res.wide = orderFlows(t.shards, total)
 	return res
 }

@@ -5,7 +5,7 @@ import "testing"
 func TestTimersOrderAndUnlink(t *testing.T) {
 	var slab slab[entry]
 	for range 5 {
-		*slab.at(slab.add()) = entry{ID: 1, prev: noFlow, next: noFlow}
+		*slab.at(slab.add()) = entry{idv: 1, prev: noFlow, next: noFlow}
 	}
 	flows := &slab
 	var tm timers

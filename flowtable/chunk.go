@@ -1,0 +1,115 @@
+package flowtable
+
+import (
+	"slices"
+	"sync/atomic"
+)
+
+// Chunk is a run of consecutive packets, decoded away from the producer
+// goroutine and already split by shard: the way to feed a Table from
+// several decoding goroutines. Take chunks with NewChunk, in capture order,
+// from one goroutine; fill each from any one goroutine (Add, Insert,
+// Through); Submit them in the order NewChunk gave them out. A table is fed
+// either by chunks or by Add, not both.
+type Chunk struct {
+	t       *Table
+	parts   []*batch // per shard, in packet-number order
+	through int64
+	left    atomic.Int32 // shards still to process their part
+	done    func()
+}
+
+// maxChunks bounds the chunks out at once (each holds a few thousand
+// segments): enough for the producer to fill one while every shard has one
+// queued and one in work, and a few more in the decoders' hands.
+func (t *Table) maxChunks() int { return 2*len(t.shards) + 4 }
+
+// NewChunk returns an empty chunk, waiting for one to come back from the
+// shards when too many are out.
+func (t *Table) NewChunk() *Chunk {
+	select {
+	case c := <-t.chunks:
+		return c
+	default:
+	}
+	if t.nChunks < t.maxChunks() {
+		t.nChunks++
+		c := &Chunk{t: t, parts: make([]*batch, len(t.shards))}
+		for i := range c.parts {
+			c.parts[i] = &batch{chunk: c}
+		}
+		return c
+	}
+	return <-t.chunks
+}
+
+// Add files p (copied) as packet number seq: numbers increase in capture
+// order across chunks and start at 1.
+func (c *Chunk) Add(p *Packet, seq uint64) { c.add(p, seq) }
+
+// add appends p to its shard's part and returns that part.
+func (c *Chunk) add(p *Packet, seq uint64) *batch {
+	k := MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort)
+	h := k.Hash()
+	b := c.parts[c.t.shardOf(h)]
+	n := len(b.items)
+	if n == cap(b.items) {
+		b.items = slices.Grow(b.items, max(n, 256))
+	}
+	// Written in place: an item is copied once, into its part.
+	b.items = b.items[:n+1]
+	it := &b.items[n]
+	it.seg.Key, it.seg.TS, it.seg.IPLen, it.seg.TCP = k, p.TS, p.IPLen, p.TCP
+	it.seq, it.hash = seq, h
+	c.through = max(c.through, p.TS)
+	return b
+}
+
+// Insert is Add for a packet whose number falls among those already added
+// (a datagram completed by a fragment, found after the rest was decoded).
+func (c *Chunk) Insert(p *Packet, seq uint64) {
+	b := c.add(p, seq)
+	n := len(b.items) - 1
+	it := b.items[n]
+	i, _ := slices.BinarySearchFunc(b.items[:n], seq, func(x item, s uint64) int {
+		switch {
+		case x.seq < s:
+			return -1
+		case x.seq > s:
+			return 1
+		}
+		return 0
+	})
+	copy(b.items[i+1:], b.items[i:n])
+	b.items[i] = it
+}
+
+// Through says capture time has reached ts with this chunk, even where no
+// packet of it did: expiry and event order move up to ts.
+func (c *Chunk) Through(ts int64) { c.through = max(c.through, ts) }
+
+// Submit hands the chunk to the shards; done, if not nil, runs once every
+// shard has processed its part. Chunks go in the order NewChunk gave them
+// out, one Submit at a time.
+func (t *Table) Submit(c *Chunk, done func()) {
+	t.clock = max(t.clock, c.through)
+	c.done = done
+	c.left.Store(int32(len(c.parts)))
+	for si, b := range c.parts {
+		b.through = c.through
+		t.handOver(si, b)
+	}
+}
+
+// partDone is called by a shard that has processed its part of c.
+func (t *Table) partDone(c *Chunk) {
+	if c.left.Add(-1) != 0 {
+		return
+	}
+	if c.done != nil {
+		c.done()
+		c.done = nil
+	}
+	c.through = 0
+	t.chunks <- c
+}
