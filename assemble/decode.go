@@ -21,6 +21,10 @@ const (
 	Truncated               // snaplen cut a header we need (CapLen < OrigLen)
 	Unsupported             // a link type the decoder does not know
 	numKinds
+
+	// deferred is what a Decoder with deferFrags returns for a TCP
+	// fragment it leaves for later (never returned by an exported Decoder).
+	deferred = numKinds
 )
 
 var kindNames = [...]string{"TCP", "NotTCP", "Fragment", "Malformed", "Truncated", "Unsupported"}
@@ -98,8 +102,12 @@ func (s DecodeStats) Count(k Kind) uint64 {
 // state, so use one per capture stream (one goroutine).
 type Decoder struct {
 	cfg   DecoderConfig
-	kinds [numKinds]uint64
-	frag  fragTable
+	kinds [numKinds + 1]uint64 // the extra one counts deferred fragments
+	// deferFrags makes Decode return deferred for a TCP fragment instead of
+	// reassembling it: ParallelPipeline's decoders leave fragments to the
+	// one Decoder that sees them in capture order.
+	deferFrags bool
+	frag       fragTable
 }
 
 // NewDecoder makes a Decoder; zero fields of cfg take their defaults.
@@ -334,6 +342,9 @@ func (d *Decoder) ipv4(b []byte, extra int, p *flowtable.Packet, reasm bool) Kin
 		return NotTCP
 	}
 	if ff := be16(b[6:]); !reasm && ff&0x3fff != 0 { // MF set or offset non-zero
+		if d.deferFrags {
+			return deferred
+		}
 		return d.frag.addIPv4(d, b, total, ihl, extra, p)
 	}
 	p.Src = netip.AddrFrom4([4]byte(b[12:16]))
@@ -442,6 +453,9 @@ func (d *Decoder) ipv6(b []byte, extra int, p *flowtable.Packet, reasm bool) Kin
 			default:
 				return NotTCP // UDP, ICMPv6, ESP ... fragments need not be held
 			}
+			if d.deferFrags {
+				return deferred
+			}
 			return d.frag.addIPv6(d, b, total, off, nhPos, p)
 		default: // ESP, no next header, UDP, ICMPv6, mobility ...
 			return NotTCP
@@ -500,6 +514,12 @@ const (
 // accepting an option only with its exact length and stopping where the
 // kernel's parsers stop (end-of-list, a length below 2 or past the end).
 func parseOptions(o []byte, s *fsm.Segment) {
+	// Most segments of a connection with timestamps carry exactly NOP,
+	// NOP, timestamp: take that without the loop.
+	if len(o) == 12 && o[0] == optNOP && o[1] == optNOP && o[2] == optTimestamp && o[3] == 10 {
+		s.TSVal, s.TSEcr, s.HasTS = be32(o[4:]), be32(o[8:]), true
+		return
+	}
 	for len(o) > 0 {
 		kind := o[0]
 		if kind == optEnd {

@@ -71,5 +71,47 @@ func (r *Reader) nextPcap() (Record, error) {
 	r.consume(hl + int(capLen))
 	r.count++
 	r.lastTS = ts
-	return Record{TS: ts, CapLen: int(capLen), OrigLen: int(origLen), LinkType: r.link, Data: full[hl:]}, nil
+	return Record{TS: ts, CapLen: int(capLen), OrigLen: int(origLen), LinkType: r.link, Data: full[hl:], hold: r.br.cur}, nil
+}
+
+// pcapBatch parses the records lying whole in the read buffer straight
+// into dst, and returns how many; it stops at anything unusual (a record
+// not yet read in full, a length over MaxCapLen), which Next then handles.
+func (r *Reader) pcapBatch(dst []Record) int {
+	b := r.br
+	buf, pos, hl := b.cur.b[:b.w], b.r, r.recHdrLen
+	n := 0
+	for n < len(dst) && len(buf)-pos >= hl {
+		h := buf[pos : pos+16]
+		var sec, frac, capLen, origLen uint32
+		if r.be {
+			sec, frac = binary.BigEndian.Uint32(h), binary.BigEndian.Uint32(h[4:])
+			capLen, origLen = binary.BigEndian.Uint32(h[8:]), binary.BigEndian.Uint32(h[12:])
+		} else {
+			sec, frac = binary.LittleEndian.Uint32(h), binary.LittleEndian.Uint32(h[4:])
+			capLen, origLen = binary.LittleEndian.Uint32(h[8:]), binary.LittleEndian.Uint32(h[12:])
+		}
+		end := pos + hl + int(capLen)
+		if capLen > MaxCapLen || end > len(buf) {
+			break
+		}
+		ts := int64(sec) * 1e9
+		if r.nano {
+			ts += int64(frac)
+		} else {
+			ts += int64(frac) * 1e3
+		}
+		rec := &dst[n]
+		rec.TS, rec.CapLen, rec.OrigLen, rec.LinkType, rec.Iface = ts, int(capLen), int(origLen), r.link, 0
+		rec.Data, rec.hold = buf[pos+hl:end], b.cur // cap(Data) says where it starts: see Hold.offset
+		pos = end
+		n++
+	}
+	if n > 0 {
+		r.off += int64(pos - b.r)
+		b.r = pos
+		r.count += n
+		r.lastTS = dst[n-1].TS
+	}
+	return n
 }

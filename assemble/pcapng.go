@@ -291,5 +291,5 @@ func (r *Reader) packetBlock(btype uint32, body []byte) (Record, error) {
 		}
 		data = body[4 : 4+capLen]
 	}
-	return Record{TS: ts, CapLen: int(capLen), OrigLen: int(origLen), LinkType: ifc.link, Iface: ifc.global, Data: data}, nil
+	return Record{TS: ts, CapLen: int(capLen), OrigLen: int(origLen), LinkType: ifc.link, Iface: ifc.global, Data: data, hold: r.br.cur}, nil
 }

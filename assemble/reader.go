@@ -1,7 +1,6 @@
 package assemble
 
 import (
-	"bufio"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -25,9 +24,9 @@ const (
 	// MaxCapLen bounds a record's captured length: libpcap's
 	// MAXIMUM_SNAPLEN, the most any libpcap-written record holds.
 	MaxCapLen = 256 << 10
-	// readBufSize is the bufio size. Every block we parse (packet, section
-	// and interface blocks) must fit in it, because records are returned as
-	// slices of the bufio buffer instead of copies.
+	// readBufSize bounds every block we parse (packet, section and
+	// interface blocks): records are returned as slices of the read buffer
+	// instead of copies, so a block must fit in one.
 	readBufSize = 1 << 20
 	// maxSkipBlock bounds pcapng blocks we skip without looking inside
 	// (libpcap refuses blocks over 16 MiB as well).
@@ -35,7 +34,8 @@ const (
 )
 
 // Record is one captured frame. Data aliases the Reader's buffer and is
-// valid only until the next call to Next.
+// valid only until the next call to Next, unless the record's Hold is
+// retained.
 type Record struct {
 	TS       int64 // Unix nanoseconds
 	CapLen   int   // bytes captured, len(Data)
@@ -43,7 +43,14 @@ type Record struct {
 	LinkType LinkType
 	Iface    int // index of the interface in Reader.Interfaces (0 for pcap)
 	Data     []byte
+
+	hold *Hold // the Reader buffer Data points into; nil for records made elsewhere
 }
+
+// Hold is the Reader buffer the record's Data points into, or nil when the
+// record was not made by a Reader. Retaining it keeps Data valid after the
+// Reader moves on; release it when done.
+func (rec *Record) Hold() *Hold { return rec.hold }
 
 // Interface describes one capture interface: the single implicit one of a
 // pcap file, or a pcapng Interface Description Block.
@@ -84,11 +91,11 @@ const (
 )
 
 // Reader streams records out of a pcap or pcapng file. It reads through
-// its own 1 MiB buffer and returns records as slices of it, so Next does
-// not allocate.
+// its own 2 MiB buffers and returns records as slices of them, so Next does
+// not allocate (see readBuf and Hold).
 type Reader struct {
 	name   string
-	br     *bufio.Reader
+	br     *readBuf
 	closer io.Closer
 	off    int64
 	count  int
@@ -139,14 +146,14 @@ func (r *Reader) Close() error {
 // "Kuznetzov" variant) or pcapng. A gzip-compressed capture is
 // decompressed on the fly. name is used in error messages.
 func NewReader(rd io.Reader, name string) (*Reader, error) {
-	r := &Reader{name: name, br: bufio.NewReaderSize(rd, readBufSize)}
+	r := &Reader{name: name, br: newReadBuf(rd)}
 	magic, err := r.br.Peek(4)
 	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, zerr := gzip.NewReader(r.br)
 		if zerr != nil {
 			return nil, &FileError{File: name, Err: ErrCorrupt, Detail: "gzip: " + zerr.Error()}
 		}
-		r.br = bufio.NewReaderSize(zr, readBufSize)
+		r.br = newReadBuf(zr)
 		magic, err = r.br.Peek(4)
 	}
 	if len(magic) == 0 {
@@ -247,4 +254,42 @@ func (r *Reader) Next() (Record, error) {
 		r.err = err
 	}
 	return rec, err
+}
+
+// NextBatch reads up to len(dst) records into dst, as that many calls to
+// Next would, and returns how many. It stops early where the read buffer
+// ends (at least one record unless there is an error; io.EOF at the end).
+// pcap records are parsed straight out of the buffer. The records' Data
+// stays valid until the next call, as with Next, or while their Hold is
+// retained.
+func (r *Reader) NextBatch(dst []Record) (int, error) {
+	if len(dst) == 0 {
+		return 0, nil
+	}
+	if r.format == formatPcap && r.err == nil {
+		if n := r.pcapBatch(dst); n > 0 {
+			return n, nil
+		}
+	}
+	// Holding the buffer keeps Next from compacting it under the records
+	// already in dst; the batch ends when Next moves to another buffer.
+	h := r.br.cur
+	h.Retain()
+	defer h.Release()
+	n := 0
+	for n < len(dst) {
+		rec, err := r.Next()
+		if err != nil {
+			return n, err
+		}
+		dst[n] = rec
+		n++
+		if r.br.cur != h {
+			break
+		}
+		if r.format == formatPcap && r.err == nil {
+			n += r.pcapBatch(dst[n:])
+		}
+	}
+	return n, nil
 }
