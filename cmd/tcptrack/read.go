@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"runtime/debug"
 
 	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/flowtable"
@@ -89,14 +91,37 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	cfg.DestroyEventsOnly = !o.events // IPFIX needs ended flows only
 	table := flowtable.New(cfg)
-	pl := assemble.NewPipeline(table, assemble.DecoderConfig{})
+	pl := assemble.NewParallelPipeline(table, assemble.DecoderConfig{}, o.shards)
 
 	prog := newProgress(stderr, o.progress, size)
 	var rc readCounts
 	var warnings []error
 	_, merged := src.(*mergedSource)
+	recs := make([]assemble.Record, readBatch)
 	for {
-		rec, err := src.Next()
+		n, err := src.NextBatch(recs)
+		for i := range recs[:n] {
+			rec := &recs[i]
+			rc.Read++
+			if rc.Read&4095 == 0 {
+				prog.update(src.Offset(), rc.Read, table.Active())
+			}
+			if o.nowSet && rec.TS > o.now {
+				rc.AfterNow++
+				continue
+			}
+			if filter != nil && !filter.Match(rec) {
+				rc.Filtered++
+				continue
+			}
+			if zv != nil {
+				zv.add(rec) // with its own time: Zeek keeps a packet's time, its timers run on the latest
+			}
+			if !rec.LinkType.Decodable() {
+				rc.countUnsupported(src.Name(), rec.LinkType)
+			}
+			pl.Add(rec)
+		}
 		if err == io.EOF {
 			break
 		}
@@ -111,35 +136,20 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				}
 				break
 			}
+			pl.Close()
 			table.Close(pl.Now())
 			prog.done()
 			return err
 		}
-		rc.Read++
-		if rc.Read&4095 == 0 {
-			prog.update(src.Offset(), rc.Read, table.Active())
-		}
-		if o.nowSet && rec.TS > o.now {
-			rc.AfterNow++
-			continue
-		}
-		if filter != nil && !filter.Match(&rec) {
-			rc.Filtered++
-			continue
-		}
-		if zv != nil {
-			zv.add(&rec) // with its own time: Zeek keeps a packet's time, its timers run on the latest
-		}
-		if pl.Add(&rec) == assemble.Unsupported {
-			rc.countUnsupported(src.Name(), rec.LinkType)
-		}
 	}
+	pl.Close()
 	prog.done()
 	now := pl.Now()
 	if o.nowSet {
 		now = o.now
 	}
 	res := table.Close(now)
+	capHeapGrowth()
 	ps := pl.Stats()
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "tcptrack: warning: %v (the table covers what was read)\n", w)
@@ -209,4 +219,18 @@ func readOnly(src recordSource, stdout io.Writer) error {
 	}
 	_, err := fmt.Fprintf(stdout, "%d records, %d captured bytes\n", n, bytes)
 	return err
+}
+
+// readBatch is how many records the read loop asks the source for at once.
+const readBatch = 512
+
+// capHeapGrowth bounds the heap from here on to what it holds now and a
+// little more. The table is complete; the output formats allocate as they
+// write (JSON above all), and all of that is garbage at once. Without a
+// limit the collector would let the heap grow to twice the live table
+// before collecting, and the peak memory of a big table would double.
+func capHeapGrowth() {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	debug.SetMemoryLimit(int64(ms.Sys-ms.HeapReleased) + 64<<20)
 }

@@ -13,6 +13,9 @@ import (
 // merged in timestamp order.
 type recordSource interface {
 	Next() (assemble.Record, error)
+	// NextBatch reads up to len(dst) records (at least one, unless it
+	// returns an error); their Data stays valid until the next call.
+	NextBatch(dst []assemble.Record) (int, error)
 	Offset() int64
 	Name() string // the file the last record came from
 }
@@ -94,6 +97,20 @@ func decodableLinks() string {
 		}
 	}
 	return strings.Join(names, ", ")
+}
+
+// NextBatch is one record at a time: each Next moves one reader on, which
+// may reuse the buffer under a record already in the batch.
+func (m *mergedSource) NextBatch(dst []assemble.Record) (int, error) {
+	if len(dst) == 0 {
+		return 0, nil
+	}
+	rec, err := m.Next()
+	if err != nil {
+		return 0, err
+	}
+	dst[0] = rec
+	return 1, nil
 }
 
 func (m *mergedSource) Offset() int64 {
