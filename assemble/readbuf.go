@@ -52,7 +52,10 @@ func (h *Hold) Release() {
 }
 
 func newReadBuf(rd io.Reader) *readBuf {
-	b := &readBuf{rd: rd, pool: make(chan *Hold, 2)}
+	// Room for every buffer in flight (the jobs of a ParallelPipeline hold
+	// a few each): a buffer dropped here would be garbage, and a new one
+	// allocated in its place.
+	b := &readBuf{rd: rd, pool: make(chan *Hold, 16)}
 	b.cur = b.get(bufSize)
 	return b
 }
