@@ -94,6 +94,8 @@ func FuzzReader(f *testing.F) {
 		}
 		last := r.Offset()
 		gz := len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b
+		var recs []Record
+		var lastErr error
 		for i := 0; ; i++ {
 			rec, err := r.Next()
 			if err == io.EOF {
@@ -101,8 +103,11 @@ func FuzzReader(f *testing.F) {
 			}
 			if err != nil {
 				checkReaderError(t, err)
+				lastErr = err
 				break
 			}
+			rec.Data = bytes.Clone(rec.Data)
+			recs = append(recs, rec)
 			if rec.CapLen != len(rec.Data) || rec.CapLen > MaxCapLen {
 				t.Fatalf("record %d: CapLen %d, %d bytes", i, rec.CapLen, len(rec.Data))
 			}
@@ -113,6 +118,35 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("offset went from %d to %d (file %d bytes)", last, r.Offset(), len(data))
 			}
 			last = r.Offset()
+		}
+		// NextBatch, with small buffers, reads the same records and stops
+		// at the same error.
+		b, err := newReader(bytes.NewReader(data), "fuzz", 64)
+		if err != nil {
+			t.Fatalf("NewReader accepted the file, newReader with small buffers: %v", err)
+		}
+		dst := make([]Record, 3)
+		n := 0
+		for {
+			k, err := b.NextBatch(dst)
+			for _, rec := range dst[:k] {
+				if n >= len(recs) || rec.TS != recs[n].TS || rec.OrigLen != recs[n].OrigLen || rec.Iface != recs[n].Iface || !bytes.Equal(rec.Data, recs[n].Data) {
+					t.Fatalf("NextBatch record %d differs from Next's", n)
+				}
+				n++
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				if lastErr == nil || err.Error() != lastErr.Error() {
+					t.Fatalf("NextBatch: %v; Next: %v", err, lastErr)
+				}
+				break
+			}
+		}
+		if n != len(recs) {
+			t.Fatalf("NextBatch read %d records, Next %d", n, len(recs))
 		}
 	})
 }

@@ -88,6 +88,11 @@ func (j *job) record(i int, rec *Record) {
 // NewParallelPipeline feeds table through workers decoders made with cfg
 // (at least one). The table must be fed by chunks only (no Table.Add).
 func NewParallelPipeline(table *flowtable.Table, cfg DecoderConfig, workers int) *ParallelPipeline {
+	return newParallelPipeline(table, cfg, workers, jobRecords)
+}
+
+// newParallelPipeline is NewParallelPipeline with jobs of jobLen records.
+func newParallelPipeline(table *flowtable.Table, cfg DecoderConfig, workers, jobLen int) *ParallelPipeline {
 	workers = max(workers, 1)
 	// Jobs out at once: one filling, one per decoder, a few waiting their
 	// turn; the table bounds its chunks too.
@@ -100,7 +105,7 @@ func NewParallelPipeline(table *flowtable.Table, cfg DecoderConfig, workers int)
 		frag:  NewDecoder(cfg),
 	}
 	for range njobs {
-		p.free <- &job{recs: make([]recRef, 0, jobRecords)}
+		p.free <- &job{recs: make([]recRef, 0, jobLen)}
 	}
 	for range workers {
 		d := NewDecoder(cfg)

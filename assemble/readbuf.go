@@ -14,6 +14,7 @@ import (
 // packets to decoding goroutines without copying them.
 type readBuf struct {
 	rd   io.Reader
+	size int // of a new buffer (bufSize; tests use small ones)
 	cur  *Hold
 	r, w int // unread bytes are cur.b[r:w]
 	err  error
@@ -51,12 +52,12 @@ func (h *Hold) Release() {
 	}
 }
 
-func newReadBuf(rd io.Reader) *readBuf {
+func newReadBuf(rd io.Reader, size int) *readBuf {
 	// Room for every buffer in flight (the jobs of a ParallelPipeline hold
 	// a few each): a buffer dropped here would be garbage, and a new one
 	// allocated in its place.
-	b := &readBuf{rd: rd, pool: make(chan *Hold, 16)}
-	b.cur = b.get(bufSize)
+	b := &readBuf{rd: rd, size: size, pool: make(chan *Hold, 16)}
+	b.cur = b.get(size)
 	return b
 }
 
@@ -71,7 +72,7 @@ func (b *readBuf) get(n int) *Hold {
 	default:
 	}
 	if h == nil {
-		h = &Hold{b: make([]byte, max(n, bufSize)), pool: b.pool}
+		h = &Hold{b: make([]byte, max(n, b.size)), pool: b.pool}
 	}
 	h.refs.Store(1)
 	return h

@@ -102,7 +102,10 @@ type Reader struct {
 	format captureFormat
 	be     bool // byte order of the file (pcap) or current section (pcapng)
 	lastTS int64
-	err    error // sticky: the first error other than io.EOF
+	// batchHold is the buffer NextBatch started in, held until the next
+	// call when the batch went on into another buffer.
+	batchHold *Hold
+	err       error // sticky: the first error other than io.EOF
 
 	// pcap
 	link      LinkType
@@ -146,14 +149,19 @@ func (r *Reader) Close() error {
 // "Kuznetzov" variant) or pcapng. A gzip-compressed capture is
 // decompressed on the fly. name is used in error messages.
 func NewReader(rd io.Reader, name string) (*Reader, error) {
-	r := &Reader{name: name, br: newReadBuf(rd)}
+	return newReader(rd, name, bufSize)
+}
+
+// newReader is NewReader with buffers of bufLen bytes.
+func newReader(rd io.Reader, name string, bufLen int) (*Reader, error) {
+	r := &Reader{name: name, br: newReadBuf(rd, bufLen)}
 	magic, err := r.br.Peek(4)
 	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, zerr := gzip.NewReader(r.br)
 		if zerr != nil {
 			return nil, &FileError{File: name, Err: ErrCorrupt, Detail: "gzip: " + zerr.Error()}
 		}
-		r.br = newReadBuf(zr)
+		r.br = newReadBuf(zr, bufLen)
 		magic, err = r.br.Peek(4)
 	}
 	if len(magic) == 0 {
@@ -240,6 +248,20 @@ func (r *Reader) consume(n int) {
 // are *FileError values locating the problem; the Reader does not move
 // past one: calling Next again returns it again.
 func (r *Reader) Next() (Record, error) {
+	r.dropBatchHold()
+	return r.next()
+}
+
+// dropBatchHold lets go of the buffer the last batch ended in, if NextBatch
+// kept one: its records were valid until this call.
+func (r *Reader) dropBatchHold() {
+	if r.batchHold != nil {
+		r.batchHold.Release()
+		r.batchHold = nil
+	}
+}
+
+func (r *Reader) next() (Record, error) {
 	if r.err != nil {
 		return Record{}, r.err
 	}
@@ -266,19 +288,23 @@ func (r *Reader) NextBatch(dst []Record) (int, error) {
 	if len(dst) == 0 {
 		return 0, nil
 	}
+	r.dropBatchHold()
 	if r.format == formatPcap && r.err == nil {
 		if n := r.pcapBatch(dst); n > 0 {
 			return n, nil
 		}
 	}
 	// Holding the buffer keeps Next from compacting it under the records
-	// already in dst; the batch ends when Next moves to another buffer.
+	// already in dst; the batch ends when Next moves to another buffer. The
+	// hold lasts until the next call (the records' validity), so that a
+	// caller may retain it in between.
+	r.dropBatchHold()
 	h := r.br.cur
 	h.Retain()
-	defer h.Release()
+	r.batchHold = h
 	n := 0
 	for n < len(dst) {
-		rec, err := r.Next()
+		rec, err := r.next()
 		if err != nil {
 			return n, err
 		}

@@ -1,0 +1,167 @@
+package flowtable
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/tcptrack/tcptrack/fsm"
+)
+
+// chunkTraffic is a few hundred interleaved conversations: opened, used,
+// closed, reset, left open.
+func chunkTraffic() []Packet {
+	var convs []*conv
+	for i := range 200 {
+		c := newConv(uint16(20000+i), sec+int64(i)*sec/40).handshake()
+		switch i % 4 {
+		case 0:
+			c.add(true, fsm.ACK|fsm.PSH, 100).add(false, fsm.ACK, 0).closeFromClient()
+		case 1:
+			c.add(false, fsm.RST|fsm.ACK, 0)
+		case 2:
+			c.add(true, fsm.ACK|fsm.PSH, 10).add(false, fsm.ACK|fsm.PSH, 20)
+		}
+		convs = append(convs, c)
+	}
+	var pkts []Packet
+	for _, c := range convs {
+		pkts = append(pkts, c.packets...)
+	}
+	sortByTS(pkts)
+	return pkts
+}
+
+// tableView is what a closed table and its events say, for comparison.
+func tableView(res *Result, evs []string) string {
+	s := fmt.Sprintf("%+v\n", res.Stats)
+	for i := range res.Len() {
+		f, sum := res.At(i)
+		s += fmt.Sprintf("%+v\n", f)
+		if sum != nil {
+			s += fmt.Sprintf("  %+v\n", *sum)
+		}
+	}
+	for _, e := range evs {
+		s += e + "\n"
+	}
+	return s
+}
+
+// TestChunksMatchAdd: the same packets fed as chunks of any size, some put
+// in after the rest of their chunk with Insert, leave the table, its events
+// and its summaries exactly as Add does, packet numbers included.
+func TestChunksMatchAdd(t *testing.T) {
+	pkts := chunkTraffic()
+	end := pkts[len(pkts)-1].TS + 200*sec
+	newTable := func(shards int, evs *[]string) *Table {
+		return New(Config{FSM: fsm.DefaultConfig(), Shards: shards, Acct: true, Summaries: true, OnEvents: func(es []Event) {
+			for _, e := range es {
+				*evs = append(*evs, fmt.Sprintf("%d %d %s %s %v %v", e.TS, e.Seq, e.Type, e.Reason, e.Flow.Key, e.Flow.Conn.State()))
+			}
+		}})
+	}
+	var wantEvs []string
+	tb := newTable(1, &wantEvs)
+	for i := range pkts {
+		tb.Add(&pkts[i])
+	}
+	wres := tb.Close(end)
+	want := tableView(&wres, wantEvs)
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, shards := range []int{1, 2, 3} {
+		for _, size := range []int{1, 5, 64, len(pkts)} {
+			t.Run(fmt.Sprintf("shards=%d/chunk=%d", shards, size), func(t *testing.T) {
+				var evs []string
+				tb := newTable(shards, &evs)
+				for lo := 0; lo < len(pkts); lo += size {
+					hi := min(lo+size, len(pkts))
+					c := tb.NewChunk()
+					// Hold one packet back and Insert it last, as the
+					// fragment step does.
+					late := lo + rng.IntN(hi-lo)
+					for i := lo; i < hi; i++ {
+						if i != late {
+							c.Add(&pkts[i], uint64(i+1))
+						}
+					}
+					c.Insert(&pkts[late], uint64(late+1))
+					c.Through(pkts[hi-1].TS)
+					tb.Submit(c, nil)
+				}
+				res := tb.Close(end)
+				if got := tableView(&res, evs); got != want {
+					t.Errorf("chunks differ from Add")
+				}
+			})
+		}
+	}
+}
+
+// TestSummariesHeldThenBuilt: a flow's summary read from the table, while
+// it is held as its first segment and after it has been built, is the one
+// Observe gives segment by segment.
+func TestSummariesHeldThenBuilt(t *testing.T) {
+	cfg := fsm.DefaultConfig()
+	c := newConv(30000, sec).handshake().add(true, fsm.ACK|fsm.PSH, 100).add(false, fsm.ACK, 0)
+	s := newShard(&cfg, 0, false)
+	s.keepSums = true
+	var direct fsm.Summary
+	var conn fsm.Conn
+	for i := range c.packets {
+		p := &c.packets[i]
+		dir := fsm.Original
+		if p.Src != client {
+			dir = fsm.Reply
+		}
+		if i == 0 {
+			conn.Start(&cfg, &p.TCP)
+		}
+		r := conn.Update(&cfg, dir, &p.TCP)
+		direct.Observe(dir, &p.TCP, p.IPLen, p.TS, r.Verdict)
+		s.processPacket(p, uint64(i+1))
+		got := s.summaries()
+		if len(got) != 1 || !reflect.DeepEqual(got[0], direct) {
+			t.Fatalf("after %d segments: summary\n%+v\nwant\n%+v", i+1, got, direct)
+		}
+		if built := s.sums.at(0).full != 0; built != (i+1 > liteSegs) {
+			t.Fatalf("after %d segments: built %v", i+1, built)
+		}
+	}
+	// Destroying the flow frees its summary for the next one.
+	s.destroy(0, c.ts, 0, Expired, 0)
+	if len(s.sumFree) != 1 || s.sums.at(0).full != 0 || s.sums.at(0).n != 0 {
+		t.Fatalf("after destroy: free %v, slot %+v", s.sumFree, *s.sums.at(0))
+	}
+}
+
+// TestOrderManyShards: with more shards than a 4-byte reference can name,
+// the closed table still lists every flow once, in first-seen order.
+func TestOrderManyShards(t *testing.T) {
+	pkts := chunkTraffic()
+	for _, shards := range []int{1, 3, 64, 65, 100} {
+		tb := New(Config{FSM: fsm.DefaultConfig(), Shards: shards})
+		for i := range pkts {
+			tb.Add(&pkts[i])
+		}
+		res := tb.Close(pkts[len(pkts)-1].TS)
+		if wide := res.wide != nil; wide != (shards > 64) {
+			t.Fatalf("%d shards: wide references %v", shards, wide)
+		}
+		var last uint64
+		seen := map[Key]bool{}
+		for i := range res.Len() {
+			f, _ := res.At(i)
+			if f.ID <= last || seen[f.Key] {
+				t.Fatalf("%d shards: flow %d (ID %d after %d, seen %v)", shards, i, f.ID, last, seen[f.Key])
+			}
+			last = f.ID
+			seen[f.Key] = true
+		}
+		if res.Len() != int(res.Stats.Active) || res.Len() == 0 {
+			t.Fatalf("%d shards: %d flows listed, %d active", shards, res.Len(), res.Stats.Active)
+		}
+	}
+}
