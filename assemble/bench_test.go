@@ -3,6 +3,7 @@ package assemble
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"testing"
 
@@ -182,5 +183,69 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("%v allocs per Next", n)
+	}
+}
+
+// BenchmarkReaderNextBatch: BenchmarkReaderNext's records, read in batches
+// of 512 (one op is one record).
+func BenchmarkReaderNextBatch(b *testing.B) {
+	file := pcapBytes(binary.LittleEndian, 0xa1b2c3d4, 1, benchRecords()...)
+	r, err := NewReader(&loopReader{head: file[:24], body: file[24:]}, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst := make([]Record, 512)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(file[24:]) / len(benchRecords())))
+	b.ResetTimer()
+	for n := 0; n < b.N; {
+		k, err := r.NextBatch(dst[:min(len(dst), b.N-n)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += k
+	}
+}
+
+// BenchmarkParallelPipeline: Ethernet IPv4 data segments of 4096
+// established connections, read in batches and fed through
+// ParallelPipeline to a table (decoders = shards). One op is one packet,
+// reading to state machine, the pipeline drained at the end.
+func BenchmarkParallelPipeline(b *testing.B) {
+	var recs []tRec
+	for i := range 4096 {
+		s := seg{sport: uint16(1024 + i), dport: 80, seq: 100, ack: 200, flags: fsm.ACK | fsm.PSH, win: 1000, payload: 100}
+		recs = append(recs, tRec{ts: int64(i) * 1000, data: ether(etherIPv4, v4{}.wrap(s.bytes()))})
+	}
+	file := pcapBytes(binary.LittleEndian, 0xa1b2c3d4, 1, recs...)
+	for _, shards := range []int{1, 2} {
+		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
+			r, err := NewReader(&loopReader{head: file[:24], body: file[24:]}, "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: shards})
+			p := NewParallelPipeline(table, DecoderConfig{}, shards)
+			dst := make([]Record, 512)
+			feed := func(n int) {
+				for n > 0 {
+					k, err := r.NextBatch(dst[:min(len(dst), n)])
+					if err != nil {
+						b.Fatal(err)
+					}
+					for i := range dst[:k] {
+						p.Add(&dst[i])
+					}
+					n -= k
+				}
+			}
+			feed(3 * len(recs)) // every flow exists, buffers and jobs warm
+			b.ReportAllocs()
+			b.ResetTimer()
+			feed(b.N)
+			p.Close()
+			b.StopTimer()
+			table.Close(p.Now())
+		})
 	}
 }

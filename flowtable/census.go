@@ -62,7 +62,7 @@ func (t *Table) Census(now int64) Census {
 	for si := range t.shards {
 		b := t.filling[si]
 		if b == nil {
-			b = <-t.free
+			b = t.batch()
 		}
 		b.through = t.clock
 		b.census = ch

@@ -22,7 +22,7 @@ type Chunk struct {
 // maxChunks bounds the chunks out at once (each holds a few thousand
 // segments): enough for the producer to fill one while every shard has one
 // queued and one in work, and a few more in the decoders' hands.
-func (t *Table) maxChunks() int { return 2*len(t.shards) + 4 }
+func maxChunks(shards int) int { return 2*shards + 4 }
 
 // NewChunk returns an empty chunk, waiting for one to come back from the
 // shards when too many are out.
@@ -32,7 +32,7 @@ func (t *Table) NewChunk() *Chunk {
 		return c
 	default:
 	}
-	if t.nChunks < t.maxChunks() {
+	if t.nChunks < cap(t.chunks) {
 		t.nChunks++
 		c := &Chunk{t: t, parts: make([]*batch, len(t.shards))}
 		for i := range c.parts {

@@ -78,6 +78,8 @@ type Table struct {
 	evIn   chan evBatch
 	evDone chan struct{}
 
+	nBatches int // batches made so far (the producer's goroutine only)
+
 	chunks  chan *Chunk // chunks back from the shards
 	nChunks int         // chunks made so far (NewChunk's goroutine only)
 }
@@ -94,18 +96,14 @@ func New(cfg Config) *Table {
 		cfg.TickEvery = 1e9
 	}
 	t := &Table{cfg: cfg, fsmCfg: cfg.FSM, active: make([]atomic.Int64, cfg.Shards)}
-	t.chunks = make(chan *Chunk, 4*cfg.Shards+8)
+	t.chunks = make(chan *Chunk, maxChunks(cfg.Shards))
 	perShard := 0
 	if cfg.MaxFlows > 0 {
 		perShard = (cfg.MaxFlows + cfg.Shards - 1) / cfg.Shards
 	}
 	// Enough batches for every shard to have one filling, one queued and
 	// one being processed, so the producer rarely waits.
-	nb := cfg.Shards * 4
-	t.free = make(chan *batch, nb)
-	for range nb {
-		t.free <- &batch{items: make([]item, 0, cfg.BatchSize)}
-	}
+	t.free = make(chan *batch, cfg.Shards*4)
 	if cfg.OnEvents != nil {
 		t.evIn = make(chan evBatch, cfg.Shards*4)
 		t.evDone = make(chan struct{})
@@ -187,6 +185,22 @@ func (t *Table) process(i int, s *shard, b *batch) {
 	t.free <- b
 }
 
+// batch takes a free batch, making one while fewer than cap(t.free)
+// exist: a table fed by chunks needs only a few (Tick, Close), one fed by
+// Add one filling, one queued and one in work per shard.
+func (t *Table) batch() *batch {
+	select {
+	case b := <-t.free:
+		return b
+	default:
+	}
+	if t.nBatches < cap(t.free) {
+		t.nBatches++
+		return &batch{items: make([]item, 0, t.cfg.BatchSize)}
+	}
+	return <-t.free
+}
+
 // handOver passes a filled batch to shard si's goroutine, or with one
 // shard, processes it here.
 func (t *Table) handOver(si int, b *batch) {
@@ -208,7 +222,7 @@ func (t *Table) Add(p *Packet) {
 	si := t.shardOf(h)
 	b := t.filling[si]
 	if b == nil {
-		b = <-t.free
+		b = t.batch()
 		t.filling[si] = b
 	}
 	// Written in place: an item is copied once, into its batch.
@@ -245,7 +259,7 @@ func (t *Table) shardOf(h uint64) int {
 func (t *Table) send(si int) {
 	b := t.filling[si]
 	if b == nil {
-		b = <-t.free
+		b = t.batch()
 	}
 	b.through = t.clock
 	t.filling[si] = nil
@@ -287,7 +301,7 @@ func (t *Table) snapshot(now int64) ([]Flow, []fsm.Summary) {
 	for si := range t.shards {
 		b := t.filling[si]
 		if b == nil {
-			b = <-t.free
+			b = t.batch()
 		}
 		b.through = t.clock
 		b.snap = ch

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"testing"
@@ -59,4 +60,45 @@ func BenchmarkReplayHotPath(b *testing.B) {
 	}
 	b.StopTimer()
 	table.Close(pl.Now())
+}
+
+// BenchmarkReplayParallel is the same path as read runs it now: records in
+// batches, the reading goroutine only clamping and collecting them, decoders
+// and shards on their own goroutines. One op is one packet, from reading to
+// the state machine; b.N packets are fed, then the pipeline is drained.
+func BenchmarkReplayParallel(b *testing.B) {
+	data, err := os.ReadFile("../../testdata/pcaps/sample.pcap")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, shards := range []int{1, 2} {
+		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
+			rd, err := assemble.NewReader(&loopReader{data: data}, "sample.pcap")
+			if err != nil {
+				b.Fatal(err)
+			}
+			table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: shards})
+			pl := assemble.NewParallelPipeline(table, assemble.DecoderConfig{}, shards)
+			recs := make([]assemble.Record, readBatch)
+			feed := func(n int) {
+				for n > 0 {
+					k, err := rd.NextBatch(recs[:min(n, len(recs))])
+					if err != nil {
+						b.Fatal(err)
+					}
+					for i := range recs[:k] {
+						pl.Add(&recs[i])
+					}
+					n -= k
+				}
+			}
+			feed(20000) // warm up: buffers, jobs, chunks, flows exist
+			b.ReportAllocs()
+			b.ResetTimer()
+			feed(b.N)
+			pl.Close()
+			b.StopTimer()
+			table.Close(pl.Now())
+		})
+	}
 }

@@ -202,7 +202,8 @@ fi
 # A CPU profile of whole runs (TCPTRACK_CPUPROFILE), each sample put in one
 # stage by the innermost frame of its stack that a rule below names, and in
 # one goroutine kind by the outermost frames: the reading goroutine (main),
-# the shard workers, or the Go runtime (GC, scheduler). Stage costs are per
+# the decoders (ParallelPipeline), the shard workers, or the Go runtime (GC,
+# scheduler). With --shards 1 the table runs on the decoder's goroutine. Stage costs are per
 # packet of the capture.
 if [ "${1:-}" = stages ]; then
 	[ -n "$tcptrack" ] || die "stages mode needs tcptrack"
@@ -233,11 +234,11 @@ if [ "${1:-}" = stages ]; then
 			# (every 10 ms) belongs to the code it interrupted.
 			if (f ~ /^runtime\.asyncPreempt/) return ""
 			if (f ~ /^(internal\/runtime\/syscall|syscall\.|internal\/poll|os\.\(\*File\)\.(Read|Write))/) return "syscall"
-			if (f ~ /(\(\*Reader\)\.|bufio\.\(\*Reader\)|\(\*Merger\)|mmap|\(\*mergedSource\)|\(\*fileSource\)|recordSource)/) return "read: records"
+			if (f ~ /(\(\*Reader\)\.|bufio\.\(\*Reader\)|\(\*readBuf\)|\(\*Hold\)|\(\*Merger\)|mmap|\(\*mergedSource\)|\(\*fileSource\)|recordSource)/) return "read: records"
 			if (f ~ /(\(\*Decoder\)\.|assemble\.parseOptions|assemble\.checksum|fragTable)/) return "decode"
-			if (f ~ /(flowtable\.MakeKey|Key\.Hash|flowtable\.endpointHash|flowtable\.mix|netip\.Addr\.As16|KeyOf|hashOf)/) return "key and hash"
+			if (f ~ /(flowtable\.MakeKey|Key\.Hash|flowtable\.endpointHash|flowtable\.mix|netip\.Addr\.As16|KeyOf)/) return "key and hash"
 			if (f ~ /^github.com\/tcptrack\/tcptrack\/fsm\./) return "fsm (state machines)"
-			if (f ~ /(\(\*Table\)\.(Add|send|handOver|Tick)|runtime\.(chansend|chanrecv|selectgo)|\(\*Pipeline\)|\(\*batch)/) return "batching and hand-off"
+			if (f ~ /(\(\*Table\)\.(Add|send|handOver|Tick|Submit|NewChunk|partDone)|\(\*Chunk\)|runtime\.(chansend|chanrecv|selectgo)|Pipeline\)\.(Add|take|send|finish|handOver|Close)|\(\*job\)|\(\*batch|sync\.\(\*Mutex\))/) return "batching and hand-off"
 			if (f ~ /(flowtable\.\(\*(Shard|shard|index|timers|slab)|flowtable\.prefetch|Key\.Reverse|type:\.eq\.|memeqbody|\(\*Table\)\.process|census)/) return "table (lookup, insert, expiry)"
 			if (f ~ /(^main\.(append|write|format|zeek|json|conn)|bufio\.\(\*Writer\)|\(\*Result\)|\(\*Table\)\.Close|slices\.|sort\.|output\.)/) return "output (close, order, format)"
 			if (f ~ /^main\.cmdRead/) return "read loop (clamp, counters)"
@@ -251,6 +252,7 @@ if [ "${1:-}" = stages ]; then
 			g = "runtime"
 			for (i = n; i >= 1; i--) {
 				if (fr[i] ~ /^main\.main$/) { g = "reader"; break }
+				if (fr[i] ~ /ParallelPipeline\)\.decode/) { g = "decoders"; break }
 				if (fr[i] ~ /(\(\*Table\)\.run|\(\*shard\)\.run|\.worker)/) { g = "shards"; break }
 			}
 			if (st == "syscall") {
@@ -270,15 +272,15 @@ if [ "${1:-}" = stages ]; then
 		END {
 			flush()
 			printf "### --shards %d: wall %.2f s, CPU %.2f s (profiled %.2f s), %.0f ns CPU per packet\n\n", shards, wall, cpu, total, cpu / pk * 1e9
-			print "| stage | CPU s (profiled) | share | ns per packet | on the reading goroutine | on shard goroutines | runtime |"
-			print "|---|---:|---:|---:|---:|---:|---:|"
+			print "| stage | CPU s (profiled) | share | ns per packet | on the reading goroutine | on decoder goroutines | on shard goroutines | runtime |"
+			print "|---|---:|---:|---:|---:|---:|---:|---:|"
 			split("read: read(2)|read: records|read loop (clamp, counters)|decode|key and hash|batching and hand-off|table (lookup, insert, expiry)|fsm (state machines)|output (close, order, format)|runtime (GC, scheduler, memory)|other", order, "|")
 			for (k = 1; k in order; k++) {
 				st = order[k]
 				if (!(st in t)) continue
-				printf "| %s | %.2f | %.1f %% | %.1f | %.2f | %.2f | %.2f |\n", st, t[st], 100 * t[st] / total, t[st] / pk * 1e9, tg[st, "reader"], tg[st, "shards"], tg[st, "runtime"]
+				printf "| %s | %.2f | %.1f %% | %.1f | %.2f | %.2f | %.2f | %.2f |\n", st, t[st], 100 * t[st] / total, t[st] / pk * 1e9, tg[st, "reader"], tg[st, "decoders"], tg[st, "shards"], tg[st, "runtime"]
 			}
-			printf "| **all** | %.2f | 100 %% | %.1f | %.2f | %.2f | %.2f |\n\n", total, total / pk * 1e9, gt["reader"], gt["shards"], gt["runtime"]
+			printf "| **all** | %.2f | 100 %% | %.1f | %.2f | %.2f | %.2f | %.2f |\n\n", total, total / pk * 1e9, gt["reader"], gt["decoders"], gt["shards"], gt["runtime"]
 		}' >>"$out.rows"
 	done
 	{
