@@ -60,20 +60,29 @@ type Result struct {
 func (r *Result) Len() int { return len(r.order) + len(r.wide) }
 
 // At returns the i-th flow in first-seen order and its summary (nil unless
-// Config.Summaries). The summary points into the table: read, do not keep.
+// Config.Summaries). The summary points into the table, or into a value the
+// next At overwrites: read, do not keep; one goroutine at a time.
 func (r *Result) At(i int) (Flow, *fsm.Summary) {
-	var si, pos uint32
-	if r.wide != nil {
-		si, pos = uint32(r.wide[i]>>32), uint32(r.wide[i])
-	} else {
-		si, pos = r.order[i]>>posBits, r.order[i]&posMask
-	}
-	s := r.shards[si]
+	s, pos := r.ref(i)
 	var sum *fsm.Summary
 	if s.keepSums {
 		sum = s.summary(pos)
 	}
 	return s.flow(pos), sum
+}
+
+// Flow returns the i-th flow in first-seen order, as At does without the
+// summary. Unlike At it may be called from several goroutines at once.
+func (r *Result) Flow(i int) Flow {
+	s, pos := r.ref(i)
+	return s.flow(pos)
+}
+
+func (r *Result) ref(i int) (*shard, uint32) {
+	if r.wide != nil {
+		return r.shards[r.wide[i]>>32], uint32(r.wide[i])
+	}
+	return r.shards[r.order[i]>>posBits], r.order[i] & posMask
 }
 
 // orderFlows lists the live flows of every shard in first-seen order, as

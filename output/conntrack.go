@@ -3,7 +3,9 @@ package output
 import (
 	"io"
 	"net/netip"
+	"runtime"
 	"strconv"
+	"sync"
 
 	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
@@ -129,8 +131,13 @@ func AppendEvent(b []byte, e *flowtable.Event, o LineOptions) []byte {
 
 // WriteConntrack writes one conntrack -L line per flow, in order. (The
 // "N flow entries have been shown." that conntrack prints on stderr is the
-// caller's.)
+// caller's.) A big list whose flows can be read concurrently (ConcurrentFlows,
+// as a closed table's Result) is formatted on all CPUs, in blocks written in
+// order.
 func WriteConntrack(w io.Writer, flows Flows, now int64, o LineOptions) error {
+	if cf, ok := flows.(ConcurrentFlows); ok && flows.Len() >= 2*lineBlock && runtime.GOMAXPROCS(0) > 1 {
+		return writeConntrackParallel(w, cf, flows.Len(), now, o)
+	}
 	var line []byte
 	for i := range flows.Len() {
 		f, _ := flows.At(i)
@@ -138,6 +145,52 @@ func WriteConntrack(w io.Writer, flows Flows, now int64, o LineOptions) error {
 		line = append(line, '\n')
 		if _, err := w.Write(line); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// ConcurrentFlows is a list of flows that several goroutines may read at
+// once (flowtable.Result is one): Flow(i) is At(i) without the summary.
+type ConcurrentFlows interface {
+	Flow(i int) flowtable.Flow
+}
+
+// lineBlock is how many lines one goroutine formats at a time.
+const lineBlock = 4096
+
+// writeConntrackParallel formats blocks of lines on GOMAXPROCS goroutines,
+// a round of blocks at a time, and writes each round in order: the output is
+// byte for byte what the loop in WriteConntrack writes.
+func writeConntrackParallel(w io.Writer, flows ConcurrentFlows, n int, now int64, o LineOptions) error {
+	workers := runtime.GOMAXPROCS(0)
+	bufs := make([][]byte, workers)
+	var wg sync.WaitGroup
+	for start := 0; start < n; start += workers * lineBlock {
+		for k := range workers {
+			lo := start + k*lineBlock
+			if lo >= n {
+				bufs[k] = bufs[k][:0]
+				continue
+			}
+			hi := min(lo+lineBlock, n)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b := bufs[k][:0]
+				for i := lo; i < hi; i++ {
+					f := flows.Flow(i)
+					b = AppendConntrack(b, &f, now, o)
+					b = append(b, '\n')
+				}
+				bufs[k] = b
+			}()
+		}
+		wg.Wait()
+		for _, b := range bufs {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
