@@ -103,6 +103,10 @@ func (s DecodeStats) Count(k Kind) uint64 {
 type Decoder struct {
 	cfg   DecoderConfig
 	kinds [numKinds + 1]uint64 // the extra one counts deferred fragments
+	// srcIP and dstIP are the last TCP segment's addresses as they sit in
+	// its IP header (valid until the next Decode): ParallelPipeline keys
+	// and hashes from them.
+	srcIP, dstIP []byte
 	// deferFrags makes Decode return deferred for a TCP fragment instead of
 	// reassembling it: ParallelPipeline's decoders leave fragments to the
 	// one Decoder that sees them in capture order.
@@ -349,6 +353,7 @@ func (d *Decoder) ipv4(b []byte, extra int, p *flowtable.Packet, reasm bool) Kin
 	}
 	p.Src = netip.AddrFrom4([4]byte(b[12:16]))
 	p.Dst = netip.AddrFrom4([4]byte(b[16:20]))
+	d.srcIP, d.dstIP = b[12:16], b[16:20]
 	p.IPLen = uint32(total)
 	end := min(len(b), total) // drop link-layer padding
 	return d.tcp(b[ihl:end], total-ihl, p)
@@ -411,6 +416,7 @@ func (d *Decoder) ipv6(b []byte, extra int, p *flowtable.Packet, reasm bool) Kin
 		case ipProtoTCP:
 			p.Src = netip.AddrFrom16([16]byte(b[8:24]))
 			p.Dst = netip.AddrFrom16([16]byte(b[24:40]))
+			d.srcIP, d.dstIP = b[8:24], b[24:40]
 			p.IPLen = uint32(total - removed)
 			return d.tcp(b[min(off, end):end], total-off, p)
 		case ipv6HopByHop, ipv6Routing, ipv6DestOpts, ipv6AH:

@@ -189,7 +189,7 @@ func (p *ParallelPipeline) decode(d *Decoder) {
 			j.record(i, &rec)
 			switch d.Decode(&rec, &pkt) {
 			case TCP:
-				j.chunk.Add(&pkt, j.seq0+uint64(i))
+				j.chunk.AddIP(&pkt, d.srcIP, d.dstIP, j.seq0+uint64(i))
 			case deferred:
 				j.deferred = append(j.deferred, int32(i))
 			}

@@ -1,6 +1,7 @@
 package flowtable
 
 import (
+	"encoding/binary"
 	"slices"
 	"sync/atomic"
 )
@@ -50,19 +51,59 @@ func (c *Chunk) Add(p *Packet, seq uint64) { c.add(p, seq) }
 // add appends p to its shard's part and returns that part.
 func (c *Chunk) add(p *Packet, seq uint64) *batch {
 	k := MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort)
-	h := k.Hash()
+	h := k.hash()
 	b := c.parts[c.t.shardOf(h)]
-	n := len(b.items)
-	if n == cap(b.items) {
-		b.items = slices.Grow(b.items, max(n, 256))
-	}
 	// Written in place: an item is copied once, into its part.
-	b.items = b.items[:n+1]
-	it := &b.items[n]
+	it := b.next()
 	it.seg.Key, it.seg.TS, it.seg.IPLen, it.seg.TCP = k, p.TS, p.IPLen, p.TCP
 	it.seq, it.hash = seq, h
 	c.through = max(c.through, p.TS)
 	return b
+}
+
+// AddIP is Add for a caller that has the packet's addresses as they sit in
+// its IP header: src and dst are 4 bytes each (IPv4) or 16 (IPv6), the
+// addresses p.Src and p.Dst hold. The key is built and hashed from those
+// bytes rather than from p's netip.Addrs, whose byte-by-byte conversion
+// stalls the loads that follow it.
+func (c *Chunk) AddIP(p *Packet, src, dst []byte, seq uint64) {
+	var a, b uint64 // the endpoints' hashes, as endpointHash on the key
+	sport, dport := p.TCP.SrcPort, p.TCP.DstPort
+	if len(src) == 4 {
+		// The v4-mapped form: ten zero bytes, 0xffff, the address.
+		const mapped = 0xffff0000
+		a = (mapped | uint64(binary.LittleEndian.Uint32(src))<<32 ^ uint64(sport)) * mulLo
+		b = (mapped | uint64(binary.LittleEndian.Uint32(dst))<<32 ^ uint64(dport)) * mulLo
+	} else {
+		a = binary.LittleEndian.Uint64(src)*mulHi ^ (binary.LittleEndian.Uint64(src[8:])^uint64(sport))*mulLo
+		b = binary.LittleEndian.Uint64(dst)*mulHi ^ (binary.LittleEndian.Uint64(dst[8:])^uint64(dport))*mulLo
+	}
+	h := combine(a, b)
+	part := c.parts[c.t.shardOf(h)]
+	it := part.next()
+	k := &it.seg.Key
+	if len(src) == 4 {
+		k.Src, k.Dst = [16]byte{10: 0xff, 11: 0xff}, [16]byte{10: 0xff, 11: 0xff}
+		copy(k.Src[12:], src)
+		copy(k.Dst[12:], dst)
+	} else {
+		copy(k.Src[:], src)
+		copy(k.Dst[:], dst)
+	}
+	k.SrcPort, k.DstPort, k.Is4 = sport, dport, len(src) == 4
+	it.seg.TS, it.seg.IPLen, it.seg.TCP = p.TS, p.IPLen, p.TCP
+	it.seq, it.hash = seq, h
+	c.through = max(c.through, p.TS)
+}
+
+// next appends an item to the part and returns it, to be written in place.
+func (b *batch) next() *item {
+	n := len(b.items)
+	if n == cap(b.items) {
+		b.items = slices.Grow(b.items, max(n, 256))
+	}
+	b.items = b.items[:n+1]
+	return &b.items[n]
 }
 
 // Insert is Add for a packet whose number falls among those already added

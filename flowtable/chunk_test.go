@@ -3,6 +3,7 @@ package flowtable
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"reflect"
 	"testing"
 
@@ -164,4 +165,42 @@ func TestOrderManyShards(t *testing.T) {
 			t.Fatalf("%d shards: %d flows listed, %d active", shards, res.Len(), res.Stats.Active)
 		}
 	}
+}
+
+// TestAddIP: a packet added with its header's address bytes is filed as Add
+// files it: same key, same hash, same part.
+func TestAddIP(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	tb := New(Config{FSM: fsm.DefaultConfig(), Shards: 3})
+	defer tb.Close(0)
+	a, b := tb.NewChunk(), tb.NewChunk()
+	for i := range 2000 {
+		var p Packet
+		var src, dst []byte
+		if i%3 == 0 {
+			s, d := make([]byte, 16), make([]byte, 16)
+			for j := range s {
+				s[j], d[j] = byte(rng.Uint32()), byte(rng.Uint32())
+			}
+			if i%6 == 0 {
+				copy(s, []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}) // v4-mapped, but an IPv6 packet
+			}
+			p.Src, p.Dst = netip.AddrFrom16([16]byte(s)), netip.AddrFrom16([16]byte(d))
+			src, dst = s, d
+		} else {
+			s, d := [4]byte{10, byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())}, [4]byte{192, 168, byte(i), 1}
+			p.Src, p.Dst = netip.AddrFrom4(s), netip.AddrFrom4(d)
+			src, dst = s[:], d[:]
+		}
+		p.TCP.SrcPort, p.TCP.DstPort = uint16(rng.Uint32()), uint16(rng.Uint32())
+		a.Add(&p, uint64(i+1))
+		b.AddIP(&p, src, dst, uint64(i+1))
+	}
+	for si := range a.parts {
+		if !reflect.DeepEqual(a.parts[si].items, b.parts[si].items) {
+			t.Fatalf("shard %d: AddIP filed differently from Add", si)
+		}
+	}
+	tb.Submit(a, nil)
+	tb.Submit(b, nil)
 }

@@ -218,7 +218,7 @@ func (t *Table) Add(p *Packet) {
 		t.clock = p.TS
 	}
 	k := MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort)
-	h := k.Hash()
+	h := k.hash()
 	si := t.shardOf(h)
 	b := t.filling[si]
 	if b == nil {
