@@ -182,17 +182,37 @@ func (p *ParallelPipeline) send() {
 // decode runs one decoder over whole jobs.
 func (p *ParallelPipeline) decode(d *Decoder) {
 	defer p.wg.Done()
-	var pkt flowtable.Packet
+	// A segment is filed a few records after it was decoded: the decoder
+	// writes a Packet field by field, and copying it at once into the chunk
+	// would stall on loads wider than those stores.
+	const lag = 4
+	var ring [lag]struct {
+		pkt      flowtable.Packet
+		src, dst []byte
+		seq      uint64
+		ok       bool
+	}
+	file := func(c *flowtable.Chunk, i int) {
+		if s := &ring[i%lag]; s.ok {
+			c.AddIP(&s.pkt, s.src, s.dst, s.seq)
+			s.ok = false
+		}
+	}
 	var rec Record
 	for j := range p.work {
 		for i := range j.recs {
+			file(j.chunk, i) // record i-lag's segment, if any
+			s := &ring[i%lag]
 			j.record(i, &rec)
-			switch d.Decode(&rec, &pkt) {
+			switch d.Decode(&rec, &s.pkt) {
 			case TCP:
-				j.chunk.AddIP(&pkt, d.srcIP, d.dstIP, j.seq0+uint64(i))
+				s.src, s.dst, s.seq, s.ok = d.srcIP, d.dstIP, j.seq0+uint64(i), true
 			case deferred:
 				j.deferred = append(j.deferred, int32(i))
 			}
+		}
+		for i := len(j.recs); i < len(j.recs)+lag; i++ {
+			file(j.chunk, i)
 		}
 		j.chunk.Through(j.through)
 		p.finish(j)
