@@ -206,16 +206,19 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 // path is measured against.
 func readOnly(src recordSource, stdout io.Writer) error {
 	n, bytes := 0, 0
+	recs := make([]assemble.Record, readBatch)
 	for {
-		rec, err := src.Next()
+		k, err := src.NextBatch(recs)
+		for i := range recs[:k] {
+			n++
+			bytes += recs[i].CapLen
+		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return err
 		}
-		n++
-		bytes += rec.CapLen
 	}
 	_, err := fmt.Fprintf(stdout, "%d records, %d captured bytes\n", n, bytes)
 	return err
