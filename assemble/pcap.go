@@ -42,25 +42,25 @@ func (r *Reader) readPcapHeader() error {
 	return nil
 }
 
-func (r *Reader) nextPcap() (Record, error) {
+func (r *Reader) nextPcap(rec *Record) error {
 	hl := r.recHdrLen
 	h, err := r.br.Peek(hl)
 	if len(h) == 0 && err == io.EOF {
-		return Record{}, io.EOF
+		return io.EOF
 	}
 	if len(h) < hl {
 		if _, err = r.peek(hl, "record header"); err != nil {
-			return Record{}, err
+			return err
 		}
 	}
 	sec, frac := r.u32(h), r.u32(h[4:])
 	capLen, origLen := r.u32(h[8:]), r.u32(h[12:])
 	if capLen > MaxCapLen {
-		return Record{}, r.fail(ErrCorrupt, "captured length %d exceeds %d (snaplen %d)", capLen, MaxCapLen, r.snaplen)
+		return r.fail(ErrCorrupt, "captured length %d exceeds %d (snaplen %d)", capLen, MaxCapLen, r.snaplen)
 	}
 	full, err := r.peek(hl+int(capLen), "record data")
 	if err != nil {
-		return Record{}, err
+		return err
 	}
 	ts := int64(sec) * 1e9
 	if r.nano {
@@ -71,7 +71,8 @@ func (r *Reader) nextPcap() (Record, error) {
 	r.consume(hl + int(capLen))
 	r.count++
 	r.lastTS = ts
-	return Record{TS: ts, CapLen: int(capLen), OrigLen: int(origLen), LinkType: r.link, Data: full[hl:], hold: r.br.cur}, nil
+	*rec = Record{TS: ts, CapLen: int(capLen), OrigLen: int(origLen), LinkType: r.link, Data: full[hl:], hold: r.br.cur}
+	return nil
 }
 
 // pcapBatch parses the records lying whole in the read buffer straight

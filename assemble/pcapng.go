@@ -105,27 +105,27 @@ func (r *Reader) atFileHeader(err error) error {
 	return err
 }
 
-func (r *Reader) nextPcapng() (Record, error) {
+func (r *Reader) nextPcapng(rec *Record) error {
 	for {
 		h, err := r.br.Peek(8)
 		if len(h) == 0 && err == io.EOF {
-			return Record{}, io.EOF
+			return io.EOF
 		}
 		if len(h) < 8 {
 			if _, err = r.peek(8, "block header"); err != nil {
-				return Record{}, err
+				return err
 			}
 		}
 		btype := r.u32(h)
 		if btype == ngSHB {
 			if err := r.readSHB(); err != nil {
-				return Record{}, err
+				return err
 			}
 			continue
 		}
 		blen := r.u32(h[4:])
 		if blen < 12 || blen%4 != 0 {
-			return Record{}, r.fail(ErrCorrupt, "block type %#x has length %d (must be a multiple of 4, at least 12)", btype, blen)
+			return r.fail(ErrCorrupt, "block type %#x has length %d (must be a multiple of 4, at least 12)", btype, blen)
 		}
 		switch btype {
 		case ngIDB, ngEPB, ngSPB, ngPB:
@@ -133,44 +133,43 @@ func (r *Reader) nextPcapng() (Record, error) {
 			// Unknown or uninteresting (name resolution, statistics,
 			// decryption secrets, custom ...): skip without buffering.
 			if blen > maxSkipBlock {
-				return Record{}, r.fail(ErrCorrupt, "block type %#x has length %d, over %d", btype, blen, maxSkipBlock)
+				return r.fail(ErrCorrupt, "block type %#x has length %d, over %d", btype, blen, maxSkipBlock)
 			}
 			n, err := r.br.Discard(int(blen))
 			if n < int(blen) {
 				if err == io.EOF || err == io.ErrUnexpectedEOF {
-					return Record{}, r.fail(ErrTruncated, "block type %#x needs %d bytes, file ends after %d", btype, blen, n)
+					return r.fail(ErrTruncated, "block type %#x needs %d bytes, file ends after %d", btype, blen, n)
 				}
-				return Record{}, r.fail(err, "skipping block type %#x", btype)
+				return r.fail(err, "skipping block type %#x", btype)
 			}
 			r.off += int64(blen)
 			continue
 		}
 		if blen > readBufSize {
-			return Record{}, r.fail(ErrCorrupt, "block type %#x has length %d, over %d", btype, blen, readBufSize)
+			return r.fail(ErrCorrupt, "block type %#x has length %d, over %d", btype, blen, readBufSize)
 		}
 		blk, err := r.peek(int(blen), "block")
 		if err != nil {
-			return Record{}, err
+			return err
 		}
 		if tail := r.u32(blk[blen-4:]); tail != blen {
-			return Record{}, r.fail(ErrCorrupt, "block type %#x has length %d, trailer says %d", btype, blen, tail)
+			return r.fail(ErrCorrupt, "block type %#x has length %d, trailer says %d", btype, blen, tail)
 		}
 		body := blk[8 : blen-4]
 		if btype == ngIDB {
 			if err := r.readIDB(body); err != nil {
-				return Record{}, err
+				return err
 			}
 			r.consume(int(blen))
 			continue
 		}
-		rec, err := r.packetBlock(btype, body)
-		if err != nil {
-			return Record{}, err
+		if err := r.packetBlock(rec, btype, body); err != nil {
+			return err
 		}
 		r.consume(int(blen))
 		r.count++
 		r.lastTS = rec.TS
-		return rec, nil
+		return nil
 	}
 }
 
@@ -240,7 +239,7 @@ func (r *Reader) iface(id uint32) (*ngIface, error) {
 	return &r.sectIfs[id], nil
 }
 
-func (r *Reader) packetBlock(btype uint32, body []byte) (Record, error) {
+func (r *Reader) packetBlock(rec *Record, btype uint32, body []byte) error {
 	var (
 		ifc             *ngIface
 		err             error
@@ -251,7 +250,7 @@ func (r *Reader) packetBlock(btype uint32, body []byte) (Record, error) {
 	switch btype {
 	case ngEPB, ngPB:
 		if len(body) < 20 {
-			return Record{}, r.fail(ErrCorrupt, "packet block body of %d bytes, need 20", len(body))
+			return r.fail(ErrCorrupt, "packet block body of %d bytes, need 20", len(body))
 		}
 		var id uint32
 		if btype == ngEPB {
@@ -260,23 +259,23 @@ func (r *Reader) packetBlock(btype uint32, body []byte) (Record, error) {
 			id = uint32(r.u16(body)) // then a 16-bit drops count
 		}
 		if ifc, err = r.iface(id); err != nil {
-			return Record{}, err
+			return err
 		}
 		ts = ifc.ts.nanos(uint64(r.u32(body[4:]))<<32 | uint64(r.u32(body[8:])))
 		capLen, origLen = r.u32(body[12:]), r.u32(body[16:])
 		if capLen > MaxCapLen {
-			return Record{}, r.fail(ErrCorrupt, "captured length %d exceeds %d", capLen, MaxCapLen)
+			return r.fail(ErrCorrupt, "captured length %d exceeds %d", capLen, MaxCapLen)
 		}
 		if int(capLen) > len(body)-20 {
-			return Record{}, r.fail(ErrCorrupt, "captured length %d overruns its block (%d bytes of data room)", capLen, len(body)-20)
+			return r.fail(ErrCorrupt, "captured length %d overruns its block (%d bytes of data room)", capLen, len(body)-20)
 		}
 		data = body[20 : 20+capLen]
 	case ngSPB:
 		if len(body) < 4 {
-			return Record{}, r.fail(ErrCorrupt, "simple packet block body of %d bytes, need 4", len(body))
+			return r.fail(ErrCorrupt, "simple packet block body of %d bytes, need 4", len(body))
 		}
 		if ifc, err = r.iface(0); err != nil {
-			return Record{}, err
+			return err
 		}
 		// No timestamp in a simple packet block: keep time from moving
 		// backwards by reusing the previous record's.
@@ -287,9 +286,10 @@ func (r *Reader) packetBlock(btype uint32, body []byte) (Record, error) {
 			capLen = min(capLen, ifc.snaplen)
 		}
 		if capLen > MaxCapLen {
-			return Record{}, r.fail(ErrCorrupt, "captured length %d exceeds %d", capLen, MaxCapLen)
+			return r.fail(ErrCorrupt, "captured length %d exceeds %d", capLen, MaxCapLen)
 		}
 		data = body[4 : 4+capLen]
 	}
-	return Record{TS: ts, CapLen: int(capLen), OrigLen: int(origLen), LinkType: ifc.link, Iface: ifc.global, Data: data, hold: r.br.cur}, nil
+	*rec = Record{TS: ts, CapLen: int(capLen), OrigLen: int(origLen), LinkType: ifc.link, Iface: ifc.global, Data: data, hold: r.br.cur}
+	return nil
 }

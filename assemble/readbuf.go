@@ -113,6 +113,13 @@ func (b *readBuf) fill() {
 // Peek returns the next n bytes (n ≤ readBufSize) without consuming them;
 // fewer, with the read error, at the end of the input.
 func (b *readBuf) Peek(n int) ([]byte, error) {
+	if b.w-b.r >= n { // the common case, small enough to inline
+		return b.cur.b[b.r : b.r+n], nil
+	}
+	return b.peekMore(n)
+}
+
+func (b *readBuf) peekMore(n int) ([]byte, error) {
 	for b.w-b.r < n && b.err == nil {
 		if len(b.cur.b)-b.r < n {
 			b.roll(n)
@@ -127,6 +134,14 @@ func (b *readBuf) Peek(n int) ([]byte, error) {
 
 // Discard skips n bytes, reading through the input as needed.
 func (b *readBuf) Discard(n int) (int, error) {
+	if b.w-b.r >= n {
+		b.r += n
+		return n, nil
+	}
+	return b.discardMore(n)
+}
+
+func (b *readBuf) discardMore(n int) (int, error) {
 	done := 0
 	for {
 		k := min(n-done, b.w-b.r)

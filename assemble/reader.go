@@ -249,7 +249,9 @@ func (r *Reader) consume(n int) {
 // past one: calling Next again returns it again.
 func (r *Reader) Next() (Record, error) {
 	r.dropBatchHold()
-	return r.next()
+	var rec Record
+	err := r.next(&rec)
+	return rec, err
 }
 
 // dropBatchHold lets go of the buffer the last batch ended in, if NextBatch
@@ -261,21 +263,21 @@ func (r *Reader) dropBatchHold() {
 	}
 }
 
-func (r *Reader) next() (Record, error) {
+// next reads the next record into rec (left as it was on an error).
+func (r *Reader) next(rec *Record) error {
 	if r.err != nil {
-		return Record{}, r.err
+		return r.err
 	}
-	var rec Record
 	var err error
 	if r.format == formatPcapng {
-		rec, err = r.nextPcapng()
+		err = r.nextPcapng(rec)
 	} else {
-		rec, err = r.nextPcap()
+		err = r.nextPcap(rec)
 	}
 	if err != nil && err != io.EOF {
 		r.err = err
 	}
-	return rec, err
+	return err
 }
 
 // NextBatch reads up to len(dst) records into dst, as that many calls to
@@ -304,11 +306,9 @@ func (r *Reader) NextBatch(dst []Record) (int, error) {
 	r.batchHold = h
 	n := 0
 	for n < len(dst) {
-		rec, err := r.next()
-		if err != nil {
+		if err := r.next(&dst[n]); err != nil {
 			return n, err
 		}
-		dst[n] = rec
 		n++
 		if r.br.cur != h {
 			break
