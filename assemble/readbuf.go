@@ -61,6 +61,17 @@ func newReadBuf(rd io.Reader, size int) *readBuf {
 	return b
 }
 
+// dropSpare empties the pool of spare buffers, for the collector.
+func (b *readBuf) dropSpare() {
+	for {
+		select {
+		case <-b.pool:
+		default:
+			return
+		}
+	}
+}
+
 // get returns a buffer of at least n bytes, held once (by the caller).
 func (b *readBuf) get(n int) *Hold {
 	var h *Hold

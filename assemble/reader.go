@@ -134,8 +134,13 @@ func Open(path string) (*Reader, error) {
 	return r, nil
 }
 
-// Close closes the file if the Reader was made by Open.
+// Close closes the file if the Reader was made by Open, and drops the
+// Reader's spare buffers; Next must not be called after it.
 func (r *Reader) Close() error {
+	// Let the spare buffers go (a record's Hold still retained keeps its
+	// own buffer).
+	r.dropBatchHold()
+	r.br.dropSpare()
 	if r.closer == nil {
 		return nil
 	}

@@ -143,6 +143,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	pl.Close()
+	closeAll() // everything is read: the read buffers' memory goes back before the table closes
 	prog.done()
 	now := pl.Now()
 	if o.nowSet {

@@ -24,12 +24,18 @@ type recordSource interface {
 // name the file. size is the total of the regular files' sizes (progress).
 func openSources(names []string, stdin io.Reader) (recordSource, func(), int64, error) {
 	var files []*os.File
+	var readers []*assemble.Reader
+	// closeAll closes the files and lets the readers' buffers go; calling
+	// it again does nothing more.
 	closeAll := func() {
+		for _, r := range readers {
+			r.Close()
+		}
 		for _, f := range files {
 			f.Close()
 		}
+		readers, files = nil, nil
 	}
-	var readers []*assemble.Reader
 	var size int64
 	for _, name := range names {
 		var r io.Reader
