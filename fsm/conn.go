@@ -66,6 +66,10 @@ type Result struct {
 	Shrink  bool
 	Timeout time.Duration // valid when Refresh or Shrink
 	Events  Events
+	// Reason says why the verdict is Ignore or Invalid: the kernel's
+	// log message as data. NoReason for the other verdicts, and for
+	// window failures accepted because the check is liberal.
+	Reason Reason
 }
 
 // shrinkFloor is nf_tcp_handle_invalid's fixed threshold: entries with less
@@ -172,7 +176,7 @@ func (c *Conn) Start(cfg *Config, s *Segment) bool {
 func (c *Conn) Update(cfg *Config, dir Dir, s *Segment) Result {
 	dir &= 1
 	if !validFlags(s.Flags) {
-		return Result{Verdict: Invalid}
+		return Result{Verdict: Invalid, Reason: Reason{Code: ReasonBadFlags}}
 	}
 	r, rstAccepted := c.track(cfg, dir, s)
 	switch r.Verdict {
@@ -225,16 +229,16 @@ func (c *Conn) track(cfg *Config, dir Dir, s *Segment) (Result, bool) {
 			break
 		}
 		c.noteIgnored(dir, idx, old, s)
-		return Result{Verdict: Ignore}, false
+		return Result{Verdict: Ignore, Reason: Reason{Code: ReasonIgnored, Index: uint8(idx), Dir: dir, State: old}}, false
 	case stInvalid:
-		return Result{Verdict: Invalid}, false
+		return Result{Verdict: Invalid, Reason: Reason{Code: ReasonInvalidState, Index: uint8(idx), Dir: dir, State: old}}, false
 	case TimeWait:
 		// RFC 5961 challenge ACK to a SYN in LAST_ACK: it does not ack
 		// the last FIN.
 		if old == LastAck && idx == clsACK && c.lastDir != dir && c.lastIndex == clsSYN &&
 			c.lastFlags&flagChallengeAck != 0 {
 			c.lastFlags &^= flagChallengeAck
-			return Result{Verdict: Ignore}, false
+			return Result{Verdict: Ignore, Reason: Reason{Code: ReasonChallengeAck, Index: uint8(idx), Dir: dir, State: old}}, false
 		}
 	case SynSent2:
 		c.lastFlags |= flagSimultaneousOpen
@@ -252,18 +256,18 @@ func (c *Conn) track(cfg *Config, dir Dir, s *Segment) (Result, bool) {
 		next, chk = c.checkRST(cfg, dir, s, old, next)
 		switch chk {
 		case rstInvalid:
-			return Result{Verdict: Invalid}, false
+			return Result{Verdict: Invalid, Reason: Reason{Code: ReasonInvalidRST, Index: uint8(idx), Dir: dir, State: old}}, false
 		case rstInWindow:
 			skipWindow = true
 		}
 	}
 
 	if !skipWindow {
-		switch c.inWindow(cfg, dir, idx, s) {
+		switch act, why := c.inWindow(cfg, dir, idx, s); act {
 		case winIgnore:
-			return Result{Verdict: Ignore}, false
+			return Result{Verdict: Ignore, Reason: why}, false
 		case winInvalid:
-			return c.handleInvalid(cfg, dir, idx), false
+			return c.handleInvalid(cfg, dir, idx, why), false
 		}
 	}
 
@@ -372,13 +376,14 @@ func (c *Conn) resync(dir Dir) {
 // out-of-window FIN/RST answering one from the other side means the ends
 // and conntrack disagree; shorten the timer rather than keep a dead entry
 // for days.
-func (c *Conn) handleInvalid(cfg *Config, dir Dir, idx class) Result {
-	r := Result{Verdict: Invalid}
+func (c *Conn) handleInvalid(cfg *Config, dir Dir, idx class, why Reason) Result {
+	r := Result{Verdict: Invalid, Reason: why}
 	if c.status&Assured == 0 || (idx != clsRST && idx != clsFIN) {
 		return r
 	}
 	if c.lastDir != dir && (c.lastIndex == clsFIN || c.lastIndex == clsRST) {
 		r.Shrink = true
+		r.Reason.Prev = uint8(c.lastIndex)
 		r.Timeout = cfg.Timeouts.Unacknowledged
 	} else {
 		c.lastIndex = idx

@@ -31,6 +31,10 @@ type step struct {
 
 type expect struct {
 	verdict, state, timeout, status, sockA, sockB, events string
+	// why is the kernel's log message for an ignored or invalid packet
+	// (and the timer-shrink line after it); shown in transcripts, not
+	// part of the one-line expectation.
+	why string
 }
 
 func parseFlags(t testing.TB, s string) Flags {
@@ -162,7 +166,8 @@ func (r *runner) start(dirA bool, seg *Segment, verdict string) expect {
 	}
 	if !r.c.Start(r.cfg, seg) {
 		r.live = false
-		return expect{verdict: "nostart", state: "*", timeout: "*", status: "*", sockA: "*", sockB: "*", events: "*"}
+		return expect{verdict: "nostart", state: "*", timeout: "*", status: "*", sockA: "*", sockB: "*", events: "*",
+			why: RefusalReason(r.cfg, seg).String()}
 	}
 	r.live, r.origIsA = true, dirA
 	res := r.c.Update(r.cfg, Original, seg)
@@ -176,6 +181,12 @@ func (r *runner) start(dirA bool, seg *Segment, verdict string) expect {
 
 func (r *runner) render(res Result, verdict string) expect {
 	g := expect{verdict: verdict, state: r.c.State().String(), timeout: "-", status: "-", events: res.Events.String()}
+	if res.Reason.Code != NoReason {
+		g.why = res.Reason.String()
+		if res.Shrink {
+			g.why += "; " + res.TimeoutReason().String()
+		}
+	}
 	switch {
 	case res.Refresh:
 		g.timeout = strconv.Itoa(int(res.Timeout / time.Second))
@@ -205,7 +216,11 @@ func (r *runner) liveAfterInvalid() bool { return r.c.State() != None }
 func match(want, got string) bool { return want == "*" || want == got }
 
 func (e expect) String() string {
-	return fmt.Sprintf("%s %s %s %s %s %s ev=%s", e.verdict, e.state, e.timeout, e.status, e.sockA, e.sockB, e.events)
+	s := fmt.Sprintf("%s %s %s %s %s %s ev=%s", e.verdict, e.state, e.timeout, e.status, e.sockA, e.sockB, e.events)
+	if e.why != "" {
+		s += " why=" + strconv.Quote(e.why)
+	}
+	return s
 }
 
 func (e expect) matches(g expect) bool {
