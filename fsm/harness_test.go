@@ -31,10 +31,13 @@ type step struct {
 
 type expect struct {
 	verdict, state, timeout, status, sockA, sockB, events string
-	// why is the kernel's log message for an ignored or invalid packet
-	// (and the timer-shrink line after it); shown in transcripts, not
-	// part of the one-line expectation.
-	why string
+	// why is the model's reason for an ignored or invalid packet (and
+	// the timer-shrink line after it); shown in transcripts, not part of
+	// the one-line expectation. logged is what the kernel should log for
+	// the packet, shrink its second line when the timer really shrinks.
+	why    string
+	logged []string
+	shrink string
 }
 
 func parseFlags(t testing.TB, s string) Flags {
@@ -166,8 +169,12 @@ func (r *runner) start(dirA bool, seg *Segment, verdict string) expect {
 	}
 	if !r.c.Start(r.cfg, seg) {
 		r.live = false
-		return expect{verdict: "nostart", state: "*", timeout: "*", status: "*", sockA: "*", sockB: "*", events: "*",
-			why: RefusalReason(r.cfg, seg).String()}
+		why := RefusalReason(r.cfg, seg)
+		e := expect{verdict: "nostart", state: "*", timeout: "*", status: "*", sockA: "*", sockB: "*", events: "*", why: why.String()}
+		if why.Logged() {
+			e.logged = []string{why.String()}
+		}
+		return e
 	}
 	r.live, r.origIsA = true, dirA
 	res := r.c.Update(r.cfg, Original, seg)
@@ -183,8 +190,12 @@ func (r *runner) render(res Result, verdict string) expect {
 	g := expect{verdict: verdict, state: r.c.State().String(), timeout: "-", status: "-", events: res.Events.String()}
 	if res.Reason.Code != NoReason {
 		g.why = res.Reason.String()
+		if res.Reason.Logged() {
+			g.logged = []string{g.why}
+		}
 		if res.Shrink {
-			g.why += "; " + res.TimeoutReason().String()
+			g.shrink = res.TimeoutReason().String()
+			g.why += "; " + g.shrink
 		}
 	}
 	switch {
