@@ -19,6 +19,11 @@ const (
 	ConntrackFile = "conntrack.txt" // conntrack -L -o extended -p tcp
 	EventsFile    = "events.txt"    // conntrack -E -o timestamp -p tcp
 	MetaFile      = "meta.json"     // Meta
+	// InvalidLogFile holds the router's conntrack log lines for the
+	// scenario (net.netfilter.nf_conntrack_log_invalid=6): one kernel
+	// message per line, verbatim ("nf_ct_proto_6: REASON IN=… SRC=…"), in
+	// the order logged. Absent from corpora recorded before it existed.
+	InvalidLogFile = "invalid.log"
 )
 
 // Meta is a scenario's meta.json; field order and names are the contract.

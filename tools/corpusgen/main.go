@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/kmsg"
 )
 
 type options struct {
@@ -95,6 +97,20 @@ func realMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	cleanStale(ctx)
+	// The routers' conntrack log lines reach the kernel log only while
+	// nf_log_all_netns=1 in the initial namespace; the original value is
+	// put back on the way out (signals included: they cancel ctx and
+	// realMain returns through here).
+	restoreLog, err := kmsg.EnableAllNetns()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gen: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := restoreLog(); err != nil {
+			fmt.Fprintf(os.Stderr, "gen: %v\n", err)
+		}
+	}()
 
 	start := time.Now()
 	var mu sync.Mutex
@@ -155,7 +171,7 @@ func realMain() int {
 		failed++
 	}
 	if len(selected) == len(allScenarios(o)) {
-		for _, miss := range coverage(o.out, selected) {
+		for _, miss := range append(coverage(o.out, selected), logCoverage(o.out, selected)...) {
 			logf("WARN coverage: %s", miss)
 			allWarnings = append(allWarnings, miss)
 		}
@@ -194,6 +210,9 @@ func preflight() error {
 	if len(missing) > 0 {
 		return fmt.Errorf("missing tools: %s (install the packages in tools/corpusgen/packages.txt)", strings.Join(missing, ", "))
 	}
+	if !fileExists("/dev/kmsg") || !fileExists("/proc/sys/net/netfilter/nf_log_all_netns") {
+		return fmt.Errorf("no kernel log to read conntrack's invalid-packet lines from (/dev/kmsg, net.netfilter.nf_log_all_netns)")
+	}
 	if !fileExists("/proc/sys/net/netfilter/nf_conntrack_tcp_loose") {
 		return fmt.Errorf("no TCP connection tracking in this kernel (/proc/sys/net/netfilter/nf_conntrack_tcp_loose missing; modprobe nf_conntrack)")
 	}
@@ -223,7 +242,8 @@ func allScenarios(o *options) []*scenario {
 		pickup(), reopenTimeWait(), expiry(), retransmittedFIN(), zeroWindow(), optionsOff(), sackLoss(),
 		craftedRST(), craftedWindow(), craftedSYN(), craftedFIN(), craftedReopen(ipv4), craftedReopen(ipv6),
 		craftedSimultaneousOpen(), craftedChallenge(),
-		randomScenario(o.randomConns),
 	)
+	s = append(s, invalidScenarios()...)
+	s = append(s, randomScenario(o.randomConns))
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,14 +36,24 @@ type recorder struct {
 
 	listBefore, listAfter time.Time
 	sysctl                map[string]string
+
+	klog *kernelLog
 }
 
-// startRecording starts conntrack -E, then tcpdump, and returns once both
-// are listening. Both run until stop.
-func startRecording(ctx context.Context, router node, dir string) (*recorder, error) {
+// startRecording starts reading the kernel log, conntrack -E, then
+// tcpdump, and returns once all are listening. They run until finish.
+// routerMACs are the router's interfaces: the kernel log lines of frames
+// to or from them are this scenario's.
+func startRecording(ctx context.Context, router node, dir string, routerMACs ...net.HardwareAddr) (*recorder, error) {
 	r := &recorder{router: router, dir: dir}
+	klog, err := startKernelLog(routerMACs...)
+	if err != nil {
+		return nil, err
+	}
+	r.klog = klog
 	f, err := os.Create(filepath.Join(dir, kernelcorpus.EventsFile))
 	if err != nil {
+		r.abort()
 		return nil, fmt.Errorf("events file: %w", err)
 	}
 	r.eventsOut = f
@@ -56,6 +67,8 @@ func startRecording(ctx context.Context, router node, dir string) (*recorder, er
 	r.events.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // terminal ^C goes to us, we stop it cleanly
 	if err := r.events.Start(); err != nil {
 		f.Close()
+		r.events = nil
+		r.abort()
 		return nil, fmt.Errorf("start conntrack -E: %w", err)
 	}
 	r.eventsStart = time.Now()
@@ -144,6 +157,12 @@ func (r *recorder) finish(ctx context.Context) error {
 	if err := r.stopTcpdump(); err != nil {
 		return err
 	}
+	// The capture is closed: a packet in it was logged (if at all) within
+	// the same softirq that handed it to tcpdump.
+	if err := r.klog.finish(r.dir); err != nil {
+		return fmt.Errorf("kernel log: %w", err)
+	}
+	r.klog = nil
 	time.Sleep(time.Until(r.listAfter.Add(500 * time.Millisecond)))
 	return r.stopEvents()
 }
@@ -204,6 +223,11 @@ func (r *recorder) stopEvents() error {
 
 // abort stops whatever still runs, for error paths.
 func (r *recorder) abort() {
+	if r.klog != nil {
+		r.klog.abort()
+		r.klog.r.Close()
+		r.klog = nil
+	}
 	if r.tcpdump != nil && r.tcpdump.Process != nil {
 		_ = r.stopTcpdump()
 	}

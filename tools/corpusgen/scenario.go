@@ -196,7 +196,7 @@ func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel str
 		}
 	}()
 
-	t, err := newTopology(ctx, fmt.Sprintf("%02d", idx), sc.topo)
+	t, err := newTopology(ctx, idx, sc.topo)
 	if err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
 	}
@@ -252,7 +252,7 @@ func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel str
 			return nil, fmt.Errorf("before recording: %w", err)
 		}
 	}
-	rec, err := startRecording(ctx, t.router, tmp)
+	rec, err := startRecording(ctx, t.router, tmp, t.routerCMAC, t.routerSMAC)
 	if err != nil {
 		return nil, err
 	}

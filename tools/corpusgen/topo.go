@@ -91,8 +91,8 @@ func cleanStale(ctx context.Context) {
 
 // newTopology creates the namespaces and links; on error everything created
 // so far is removed again.
-func newTopology(ctx context.Context, id string, o topoOpts) (t *topology, err error) {
-	base := fmt.Sprintf("%s-%d-%s", nsPrefix, os.Getpid(), id)
+func newTopology(ctx context.Context, idx int, o topoOpts) (t *topology, err error) {
+	base := fmt.Sprintf("%s-%d-%02d", nsPrefix, os.Getpid(), idx)
 	t = &topology{client: node{base + "-c"}, router: node{base + "-r"}, server: node{base + "-s"}}
 	if o.impairClientSide {
 		t.impC = &node{base + "-ic"}
@@ -129,6 +129,7 @@ func newTopology(ctx context.Context, id string, o topoOpts) (t *topology, err e
 		"net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
 		"net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
 		"net.netfilter.nf_conntrack_acct=1")
+	rkv = append(rkv, routerLogSysctl...)
 	if err := t.router.sysctl(ctx, append(rkv, o.routerSysctl...)...); err != nil {
 		return t, err
 	}
@@ -160,8 +161,11 @@ func newTopology(ctx context.Context, id string, o topoOpts) (t *topology, err e
 	} else {
 		links = append(links, veth{t.server, "eth0", t.router, "s0"})
 	}
-	for _, l := range links {
-		if _, err := runCmd(ctx, "", "ip", "-n", l.a.name, "link", "add", l.an, "type", "veth", "peer", "name", l.bn, "netns", l.b.name); err != nil {
+	for i, l := range links {
+		// Addresses unique to this scenario and run: they mark its lines
+		// in the shared kernel log (kernellog.go).
+		if _, err := runCmd(ctx, "", "ip", "-n", l.a.name, "link", "add", l.an, "address", vethMAC(idx, i, 0).String(),
+			"type", "veth", "peer", "name", l.bn, "address", vethMAC(idx, i, 1).String(), "netns", l.b.name); err != nil {
 			return t, err
 		}
 	}

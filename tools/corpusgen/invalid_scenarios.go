@@ -1,0 +1,93 @@
+package main
+
+// Scenarios for conntrack's invalid-packet log (kernellog.go): together
+// with the others they make the router log every message its TCP tracker
+// has that a capture can show. Each message is named in the description.
+
+// invalidScenarios are appended to the default corpus.
+func invalidScenarios() []*scenario {
+	return []*scenario{craftedInvalid(ipv4), craftedInvalid(ipv6), craftedChecksum()}
+}
+
+func craftedInvalid(fam family) *scenario {
+	return craftedScenario("crafted-invalid", fam,
+		"Packets the router's conntrack logs as invalid or ignored, after a handshake and 100 bytes each way unless noted: "+
+			"30091 a header whose data offset (15 words) runs past the segment and 30092 one whose data offset (4) is below the header size (truncated packet); "+
+			"30093 a segment with no flags at all (invalid tcp flag combination); "+
+			"30094 a FIN far beyond the server's window from the client, then one from the server far beyond the client's: "+
+			"both SEQ is over upper bound, and the second answers the first, so the kernel shortens the ESTABLISHED timer (lower timeout); "+
+			"30095 the same with RSTs, the server's first (the RST rules keep the state, the window check rejects it); "+
+			"30096 a SYN from the server in ESTABLISHED (invalid in state, reply direction); "+
+			"30097 a client retransmitting the first of its 8 segments after the server acknowledged all, with windows of 1000 bytes (SEQ is under lower bound).",
+		[]check{
+			listed("ESTABLISHED", 30091, "a truncated header is invalid: the flow stays ESTABLISHED [ASSURED]"),
+			listed("ESTABLISHED", 30092, "data offset below 5: invalid, ESTABLISHED"),
+			listed("ESTABLISHED", 30093, "no flags: invalid, ESTABLISHED"),
+			inList(`^ipv[46] +\d+ tcp +6 (2\d\d|300) ESTABLISHED src=\S+ dst=\S+ sport=30094 `, "out-of-window FINs both ways: the timer is cut to 300 s"),
+			inList(`^ipv[46] +\d+ tcp +6 (2\d\d|300) ESTABLISHED src=\S+ dst=\S+ sport=30095 `, "out-of-window RSTs both ways: the timer is cut to 300 s"),
+			listed("ESTABLISHED", 30096, "a SYN from the server in ESTABLISHED is invalid"),
+			listed("ESTABLISHED", 30097, "an old retransmission is ignored"),
+		},
+		func(r *run, cr *crafter) error {
+			hs := handshake("mss")
+			data := []seg{{from: cli, flags: "PA", seq: 1, ack: 1, n: 100}, {from: srv, flags: "PA", seq: 1, ack: 101, n: 100}, {from: cli, flags: "A", seq: 101, ack: 101}}
+			const far = 50_000_000
+			small := []seg{
+				{from: cli, flags: "S", opts: "mss", win: 1000},
+				{from: srv, flags: "SA", ack: 1, opts: "mss", win: 1000},
+				{from: cli, flags: "A", seq: 1, ack: 1, win: 1000},
+			}
+			for i := uint32(0); i < 8; i++ {
+				small = append(small,
+					seg{from: cli, flags: "PA", seq: 1 + 250*i, ack: 1, n: 250, win: 1000},
+					seg{from: srv, flags: "A", seq: 1, ack: 1 + 250*(i+1), win: 1000})
+			}
+			flows := map[uint16][]seg{
+				30091: cat(hs, data, []seg{{from: cli, flags: "PA", seq: 101, ack: 101, n: 10, doff: 15}}),
+				30092: cat(hs, data, []seg{{from: cli, flags: "A", seq: 101, ack: 101, doff: 4}}),
+				30093: cat(hs, data, []seg{{from: cli, flags: "", seq: 101, ack: 101}}),
+				30094: cat(hs, data, []seg{
+					{from: cli, flags: "FA", seq: 101 + far, ack: 101},
+					{from: srv, flags: "FA", seq: 101 + far, ack: 101},
+				}),
+				30095: cat(hs, data, []seg{
+					{from: srv, flags: "R", seq: 101 + far},
+					{from: cli, flags: "R", seq: 101 + far},
+				}),
+				30096: cat(hs, data, []seg{{from: srv, flags: "S", seq: 7_000_000, opts: "mss"}}),
+				30097: cat(small, []seg{{from: cli, flags: "PA", seq: 1, ack: 1, n: 250, win: 1000}}),
+			}
+			return sendAll(r, cr, flows, []uint16{30091, 30092, 30093, 30094, 30095, 30096, 30097})
+		})
+}
+
+// craftedChecksum has the router judge segments with wrong TCP checksums
+// (nf_conntrack_checksum=1, the default: verified at PRE_ROUTING).
+func craftedChecksum() *scenario {
+	return craftedScenario("crafted-checksum", ipv4,
+		"Wrong TCP checksums (bad checksum: invalid, counted nowhere): 30101 a SYN with a bad checksum (no entry), then the good SYN and the handshake; "+
+			"30102 after the handshake, 100 bytes with a bad checksum, then the same 100 bytes intact and the server's ACK; "+
+			"30103 after the handshake, a RST with a bad checksum (the flow stays ESTABLISHED), then a FIN+ACK with a bad checksum (no FIN_WAIT).",
+		[]check{
+			evented("NEW", "SYN_SENT", 30101, "[NEW] SYN_SENT on the good SYN only"),
+			listed("ESTABLISHED", 30101, "the handshake completes: ESTABLISHED [ASSURED]"),
+			inList(`^ipv4 +2 tcp +6 \d+ ESTABLISHED src=\S+ dst=\S+ sport=30102 dport=80 packets=3 bytes=224 `, "the corrupted segment is in no counter: 3 packets, 224 bytes from the client"),
+			listed("ESTABLISHED", 30103, "corrupted RST and FIN change nothing: ESTABLISHED"),
+		},
+		func(r *run, cr *crafter) error {
+			hs := handshake("mss")
+			flows := map[uint16][]seg{
+				30101: cat([]seg{{from: cli, flags: "S", opts: "mss", badSum: true}}, hs),
+				30102: cat(hs, []seg{
+					{from: cli, flags: "PA", seq: 1, ack: 1, n: 100, badSum: true},
+					{from: cli, flags: "PA", seq: 1, ack: 1, n: 100},
+					{from: srv, flags: "A", seq: 1, ack: 101},
+				}),
+				30103: cat(hs, []seg{
+					{from: cli, flags: "R", seq: 1, badSum: true},
+					{from: cli, flags: "FA", seq: 1, ack: 1, badSum: true},
+				}),
+			}
+			return sendAll(r, cr, flows, []uint16{30101, 30102, 30103})
+		})
+}
