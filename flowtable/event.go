@@ -9,6 +9,7 @@ const (
 	EventNew EventType = iota
 	EventUpdate
 	EventDestroy
+	EventPacket // one packet's verdict (Config.Packets); sorts after the flow events of its packet
 )
 
 func (t EventType) String() string {
@@ -17,6 +18,8 @@ func (t EventType) String() string {
 		return "NEW"
 	case EventUpdate:
 		return "UPDATE"
+	case EventPacket:
+		return "PACKET"
 	default:
 		return "DESTROY"
 	}
@@ -49,6 +52,8 @@ type Event struct {
 	// Summary is the connection's summary as it ended: set on DESTROY
 	// events when the table keeps summaries (Config.Summaries).
 	Summary *fsm.Summary
+	// Packet is set on EventPacket: the packet and its verdict.
+	Packet *Packet
 }
 
 // before orders events the way they happened; equal instants keep packet

@@ -15,6 +15,7 @@ type Stats struct {
 	Ignored  uint64 // allowed through without touching the flow (kernel's IGNORE)
 	Invalid  uint64 // outside the window or the rules; also packets that cannot create a flow
 	Dropped  uint64 // would have created a flow, but the table was full and nothing could be evicted
+	Refused  uint64 // of Invalid: refused before tracking (Table.Refuse: bad checksum, bad header)
 
 	Created  uint64
 	Expired  uint64
@@ -30,6 +31,7 @@ func (s *Stats) add(o *Stats) {
 	s.Ignored += o.Ignored
 	s.Invalid += o.Invalid
 	s.Dropped += o.Dropped
+	s.Refused += o.Refused
 	s.Created += o.Created
 	s.Expired += o.Expired
 	s.Killed += o.Killed
@@ -71,6 +73,13 @@ type Shard struct {
 	acct               slab[acct]
 	sums               slab[fsm.Summary]
 	spare              []fsm.Summary
+
+	// Packet reporting (packet.go): the mode, the wire headers of the
+	// packet being processed, and chunks the events' copies come from.
+	packets   PacketEvents
+	curWire   []byte
+	pktSpare  []Packet
+	wireSpare []byte
 }
 
 // NewShard makes a shard holding at most maxFlows flows (0: no limit).
@@ -81,6 +90,15 @@ func NewShard(cfg *fsm.Config, maxFlows int, events bool) *Shard {
 // KeepAcct makes the shard keep each flow's start time and packet and byte
 // counters (Flow.Start, Packets, Bytes). Call it before the first Process.
 func (s *Shard) KeepAcct() { s.keepAcct = true }
+
+// ReportPackets makes a shard that records events also record an
+// EventPacket for the packets mode selects. Call it before the first
+// Process.
+func (s *Shard) ReportPackets(mode PacketEvents) {
+	if s.recordEvents {
+		s.packets = mode
+	}
+}
 
 // KeepSummaries makes the shard keep an fsm.Summary per flow, fed every
 // segment of the flow (invalid ones too), handed out with DESTROY events
@@ -164,11 +182,13 @@ func (s *Shard) Process(p *Segment, seq, h uint64) {
 	switch r.Verdict {
 	case fsm.Invalid:
 		s.stats.Invalid++
+		s.report(p, seq, pos, dir, &r)
 		if r.Shrink {
 			// nf_tcp_handle_invalid: an out-of-window FIN/RST exchange
 			// shortens a long timer (no counters, no event).
 			if e := r.NextExpiry(p.TS, f.Expires); e != f.Expires {
 				s.tm.arm(&s.flows, pos, p.TS, e-p.TS)
+				s.reportShrunk(&r)
 			}
 		}
 		return
@@ -183,6 +203,7 @@ func (s *Shard) Process(p *Segment, seq, h uint64) {
 	case fsm.Kill:
 		s.stats.Accepted++
 		s.account(pos, dir, p.IPLen)
+		s.report(p, seq, pos, dir, &r)
 		s.destroy(pos, p.TS, seq, Killed, h)
 		return
 	case fsm.Reopen:
@@ -196,12 +217,17 @@ func (s *Shard) Process(p *Segment, seq, h uint64) {
 	if r.Events != 0 && s.recordEvents {
 		s.events = append(s.events, Event{Type: EventUpdate, TS: p.TS, Seq: seq, Changes: r.Events, Flow: s.flow(pos)})
 	}
+	s.report(p, seq, pos, dir, &r)
 }
 
 func (s *Shard) create(p *Segment, seq, h uint64) {
 	var c fsm.Conn
 	if !c.Start(s.cfg, &p.TCP) {
 		s.stats.Invalid++
+		if s.packets != PacketsNone {
+			r := fsm.Result{Verdict: fsm.Invalid, Reason: fsm.RefusalReason(s.cfg, &p.TCP)}
+			s.report(p, seq, noFlow, fsm.Original, &r)
+		}
 		return
 	}
 	r := c.Update(s.cfg, fsm.Original, &p.TCP)
@@ -209,6 +235,8 @@ func (s *Shard) create(p *Segment, seq, h uint64) {
 	case fsm.Invalid, fsm.Kill, fsm.Reopen:
 		// Never confirmed: the kernel drops the unconfirmed entry.
 		s.stats.Invalid++
+		r.Verdict = fsm.Invalid
+		s.report(p, seq, noFlow, fsm.Original, &r)
 		return
 	}
 	if s.maxFlows > 0 && s.count >= s.maxFlows && !s.earlyDrop(p.TS, seq) {
@@ -241,6 +269,7 @@ func (s *Shard) create(p *Segment, seq, h uint64) {
 	if s.recordEvents {
 		s.events = append(s.events, Event{Type: EventNew, TS: p.TS, Seq: seq, Flow: s.flow(pos)})
 	}
+	s.report(p, seq, pos, fsm.Original, &r)
 }
 
 func (s *Shard) alloc() uint32 {

@@ -31,6 +31,10 @@ type Config struct {
 	// Acct keeps each flow's start time and packet and byte counters
 	// (Flow.Start, Packets, Bytes; 40 bytes a flow). Off, they stay zero.
 	Acct bool
+	// Packets adds an EventPacket to the event stream for the packets it
+	// selects (needs OnEvents): the packet, its verdict and the kernel's
+	// reason, and its headers when added with AddSegment or Refuse.
+	Packets PacketEvents
 }
 
 type item struct {
@@ -43,6 +47,10 @@ type batch struct {
 	items   []item
 	through int64            // capture time up to which the producer has read
 	snap    chan<- shardSnap // when set, the shard answers with a copy of its flows
+	// When the table reports packets: per item, a refusal reason and its
+	// wire headers' place in the arena (parallel to items).
+	extra []itemExtra
+	wire  []byte
 }
 
 // shardSnap is one shard's copy of its live flows and, when kept, their
@@ -66,6 +74,7 @@ type Table struct {
 	seq      uint64
 	clock    int64
 	lastTick int64
+	refused  uint64 // Refuse calls while packets are not reported (counted here, no shard sees them)
 
 	active []atomic.Int64 // per shard, stored once per batch (progress display)
 
@@ -109,6 +118,10 @@ func New(cfg Config) *Table {
 	}
 	for i := range cfg.Shards {
 		s := NewShard(&t.fsmCfg, perShard, cfg.OnEvents != nil)
+		if cfg.OnEvents == nil {
+			t.cfg.Packets = PacketsNone
+		}
+		s.ReportPackets(t.cfg.Packets)
 		if cfg.Summaries {
 			s.KeepSummaries()
 		}
@@ -146,7 +159,19 @@ const prefetchFrom = 1 << 14
 // a snapshot request and passes events on.
 func (t *Table) process(i int, s *Shard, b *batch) {
 	items := b.items
-	if s.Len() < prefetchFrom {
+	if len(b.extra) == len(items) && len(items) > 0 {
+		// Packets are reported: each carries its headers, some a refusal.
+		for j := range items {
+			ex := &b.extra[j]
+			s.curWire = b.wire[ex.start:ex.end]
+			if ex.why.Code != fsm.NoReason {
+				s.refuse(&items[j].seg, items[j].seq, ex.why)
+			} else {
+				s.Process(&items[j].seg, items[j].seq, items[j].hash)
+			}
+		}
+		s.curWire = nil
+	} else if s.Len() < prefetchFrom {
 		for j := range items {
 			s.Process(&items[j].seg, items[j].seq, items[j].hash)
 		}
@@ -176,7 +201,7 @@ func (t *Table) process(i int, s *Shard, b *batch) {
 	if t.evIn != nil {
 		t.evIn <- evBatch{shard: i, events: s.TakeEvents(nil), watermark: b.through}
 	}
-	b.items = b.items[:0]
+	b.items, b.extra, b.wire = b.items[:0], b.extra[:0], b.wire[:0]
 	t.free <- b
 }
 
@@ -210,6 +235,42 @@ func (t *Table) Add(p *assemble.Packet) {
 	it := &b.items[n]
 	it.seg.Key, it.seg.TS, it.seg.IPLen, it.seg.TCP = k, p.TS, p.IPLen, p.TCP
 	it.seq, it.hash = t.seq, h
+	if t.cfg.Packets != PacketsNone {
+		b.extra = append(b.extra, itemExtra{start: uint32(len(b.wire)), end: uint32(len(b.wire))})
+	}
+	if len(b.items) == cap(b.items) {
+		t.send(si)
+	}
+	if t.clock-t.lastTick >= t.cfg.TickEvery {
+		t.Tick(t.clock)
+	}
+}
+
+// add is AddSegment and Refuse: one item, with its extra when packets are
+// reported.
+func (t *Table) add(s *Segment, why fsm.Reason, wire []byte) {
+	t.seq++
+	if s.TS > t.clock {
+		t.clock = s.TS
+	}
+	if why.Code != fsm.NoReason && t.cfg.Packets == PacketsNone {
+		t.refused++
+		return
+	}
+	h := s.Key.Hash()
+	si := t.shardOf(h)
+	b := t.filling[si]
+	if b == nil {
+		b = <-t.free
+		t.filling[si] = b
+	}
+	b.items = append(b.items, item{seg: *s, seq: t.seq, hash: h})
+	if t.cfg.Packets != PacketsNone {
+		ex := itemExtra{why: why, start: uint32(len(b.wire))}
+		b.wire = append(b.wire, wire[:min(len(wire), maxWire)]...)
+		ex.end = uint32(len(b.wire))
+		b.extra = append(b.extra, ex)
+	}
 	if len(b.items) == cap(b.items) {
 		t.send(si)
 	}
@@ -406,6 +467,7 @@ func (t *Table) Close(now int64) Result {
 	}
 	t.wg.Wait()
 	res := Result{shards: t.shards}
+	res.Stats.Segments, res.Stats.Invalid, res.Stats.Refused = t.refused, t.refused, t.refused
 	total := 0
 	for i, s := range t.shards {
 		s.expireAll(now)
