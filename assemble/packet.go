@@ -21,4 +21,7 @@ type Packet struct {
 	IPLen    uint32     // IP datagram length (header + payload, after defragmentation): what conntrack's byte counters add
 	VLAN     uint16     // innermost 802.1Q/802.1ad VLAN ID, 0 when untagged
 	TCP      fsm.Segment
+	// Reject says why Decode returned Rejected (fsm.ReasonTruncated,
+	// fsm.ReasonBadChecksum); NoReason for a TCP segment.
+	Reject fsm.ReasonCode
 }
