@@ -28,6 +28,9 @@ type Packet struct {
 	Reason, Also fsm.Reason
 	TCP          fsm.Segment
 	IPLen        uint32
+	// Frame is the caller's number for the packet (AddSegment, Refuse),
+	// e.g. its record number in the capture; 0 when added with Add.
+	Frame uint64
 	// Wire holds the packet's IP and TCP headers as captured (options
 	// included, no payload), when it was added with them (AddSegment,
 	// Refuse); nil otherwise.
@@ -40,6 +43,7 @@ type Packet struct {
 type itemExtra struct {
 	why        fsm.Reason
 	start, end uint32
+	frame      uint64
 }
 
 // maxWire bounds the header bytes kept per packet (IPv4 60 + TCP 60, or
@@ -47,18 +51,19 @@ type itemExtra struct {
 const maxWire = 512
 
 // AddSegment is Add for a segment already in the table's form, with the
-// packet's IP and TCP headers for its EventPacket (kept only when the
-// table reports packets). s and wire are copied.
-func (t *Table) AddSegment(s *Segment, wire []byte) {
-	t.add(s, fsm.Reason{}, wire)
+// caller's number for the packet and its IP and TCP headers, both for its
+// EventPacket (kept only when the table reports packets). s and wire are
+// copied.
+func (t *Table) AddSegment(s *Segment, frame uint64, wire []byte) {
+	t.add(s, frame, fsm.Reason{}, wire)
 }
 
 // Refuse hands the table a packet the tracker refuses before looking at
 // any flow (tcp_error: a wrong checksum, a data offset outside the
 // segment): it is counted invalid and, when the table reports packets,
 // reported with why, in order with the others.
-func (t *Table) Refuse(s *Segment, why fsm.Reason, wire []byte) {
-	t.add(s, why, wire)
+func (t *Table) Refuse(s *Segment, frame uint64, why fsm.Reason, wire []byte) {
+	t.add(s, frame, why, wire)
 }
 
 // report records the EventPacket of the packet just processed, when the
@@ -69,7 +74,7 @@ func (s *Shard) report(p *Segment, seq uint64, pos uint32, dir fsm.Dir, r *fsm.R
 		return
 	}
 	pk := s.packetCopy()
-	*pk = Packet{Dir: dir, Verdict: r.Verdict, Reason: r.Reason, TCP: p.TCP, IPLen: p.IPLen, Wire: s.wireCopy()}
+	*pk = Packet{Dir: dir, Verdict: r.Verdict, Reason: r.Reason, TCP: p.TCP, IPLen: p.IPLen, Frame: s.curFrame, Wire: s.wireCopy()}
 	ev := Event{Type: EventPacket, TS: p.TS, Seq: seq, Packet: pk}
 	if pos == noFlow {
 		ev.Flow = Flow{Key: p.Key}

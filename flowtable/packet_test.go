@@ -115,10 +115,10 @@ func TestTablePacketEvents(t *testing.T) {
 				seg := SegmentOf(&pkts[i])
 				wire[0] = byte(i) // overwritten for the next packet: the table must copy
 				if i == 2 {
-					tb.Refuse(&seg, fsm.Reason{Code: fsm.ReasonBadChecksum}, wire[:40])
+					tb.Refuse(&seg, uint64(100+i), fsm.Reason{Code: fsm.ReasonBadChecksum}, wire[:40])
 					continue
 				}
-				tb.AddSegment(&seg, wire[:40+i])
+				tb.AddSegment(&seg, uint64(100+i), wire[:40+i])
 			}
 			res := tb.Close(pkts[len(pkts)-1].TS)
 			var seqs []uint64
@@ -126,6 +126,9 @@ func TestTablePacketEvents(t *testing.T) {
 				seqs = append(seqs, e.Seq)
 				if w := e.Packet.Wire; len(w) < 40 || w[0] != byte(e.Seq-1) {
 					t.Errorf("packet %d: headers %v not its own", e.Seq, w[:min(len(w), 1)])
+				}
+				if e.Packet.Frame != 99+e.Seq {
+					t.Errorf("packet %d: frame %d, want %d", e.Seq, e.Packet.Frame, 99+e.Seq)
 				}
 			}
 			if fmt.Sprint(seqs) != "[3 4 5 6 7 8]" {
@@ -147,7 +150,7 @@ func TestRefuseCounted(t *testing.T) {
 	tb := New(Config{FSM: fsm.DefaultConfig(), Shards: 2})
 	pkts := packetConv()
 	seg := SegmentOf(&pkts[0])
-	tb.Refuse(&seg, fsm.Reason{Code: fsm.ReasonTruncated}, nil)
+	tb.Refuse(&seg, 1, fsm.Reason{Code: fsm.ReasonTruncated}, nil)
 	res := tb.Close(pkts[0].TS)
 	if res.Stats.Refused != 1 || res.Stats.Invalid != 1 || res.Stats.Segments != 1 || res.Stats.Created != 0 {
 		t.Errorf("stats %+v", res.Stats)

@@ -78,6 +78,7 @@ type Shard struct {
 	// packet being processed, and chunks the events' copies come from.
 	packets   PacketEvents
 	curWire   []byte
+	curFrame  uint64
 	pktSpare  []Packet
 	wireSpare []byte
 }

@@ -163,14 +163,14 @@ func (t *Table) process(i int, s *Shard, b *batch) {
 		// Packets are reported: each carries its headers, some a refusal.
 		for j := range items {
 			ex := &b.extra[j]
-			s.curWire = b.wire[ex.start:ex.end]
+			s.curWire, s.curFrame = b.wire[ex.start:ex.end], ex.frame
 			if ex.why.Code != fsm.NoReason {
 				s.refuse(&items[j].seg, items[j].seq, ex.why)
 			} else {
 				s.Process(&items[j].seg, items[j].seq, items[j].hash)
 			}
 		}
-		s.curWire = nil
+		s.curWire, s.curFrame = nil, 0
 	} else if s.Len() < prefetchFrom {
 		for j := range items {
 			s.Process(&items[j].seg, items[j].seq, items[j].hash)
@@ -248,7 +248,7 @@ func (t *Table) Add(p *assemble.Packet) {
 
 // add is AddSegment and Refuse: one item, with its extra when packets are
 // reported.
-func (t *Table) add(s *Segment, why fsm.Reason, wire []byte) {
+func (t *Table) add(s *Segment, frame uint64, why fsm.Reason, wire []byte) {
 	t.seq++
 	if s.TS > t.clock {
 		t.clock = s.TS
@@ -266,7 +266,7 @@ func (t *Table) add(s *Segment, why fsm.Reason, wire []byte) {
 	}
 	b.items = append(b.items, item{seg: *s, seq: t.seq, hash: h})
 	if t.cfg.Packets != PacketsNone {
-		ex := itemExtra{why: why, start: uint32(len(b.wire))}
+		ex := itemExtra{why: why, start: uint32(len(b.wire)), frame: frame}
 		b.wire = append(b.wire, wire[:min(len(wire), maxWire)]...)
 		ex.end = uint32(len(b.wire))
 		b.extra = append(b.extra, ex)

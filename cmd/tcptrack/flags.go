@@ -41,6 +41,9 @@ Output:
   -e, --events             print conntrack -E style [NEW]/[UPDATE]/[DESTROY] lines while replaying
                            (the final table is then printed only if -o is given)
       --event-timestamps   prefix events with [seconds.micros] like conntrack -E -o timestamp (default true)
+      --invalid            instead of the table, one line per packet conntrack marks invalid or
+                           ignores, as the kernel logs it (nf_conntrack_log_invalid): time, record
+                           number, the kernel's reason, the packet; -o json: one object per packet
       --now TIME           take the table at TIME: Unix seconds (fraction allowed) or RFC 3339;
                            packets stamped after it are not applied (default: the last packet's time)
       --stats[=json]       packet accounting on stderr (the counts add up to the packets read);
@@ -61,6 +64,10 @@ func trackingUsage() string {
       --loose / --no-loose pick up connections mid-stream (nf_conntrack_tcp_loose, default on)
       --liberal            accept out-of-window packets (nf_conntrack_tcp_be_liberal)
       --ignore-invalid-rst do not mark out-of-window RSTs invalid (nf_conntrack_tcp_ignore_invalid_rst)
+      --checksum / --no-checksum  verify TCP checksums, a wrong one makes the packet invalid
+                           (nf_conntrack_checksum, default on); not failed: segments cut by the
+                           snapshot length, outgoing packets of cooked captures, and checksums
+                           holding the pseudo-header sum that offload/GRO leave (the capturing host's)
       --max-retrans N      retransmissions before the 300 s timeout (nf_conntrack_tcp_max_retrans, default 3)
       --timeout NAME=SECS  override a timeout; repeatable. NAME: %s
       --max-flows N        table size limit; when full, flows that are not ASSURED are evicted
@@ -101,6 +108,7 @@ type lineFlags struct {
 	acct        bool
 	events      bool
 	eventStamps bool
+	invalid     bool // --invalid: the kernel's log lines for invalid and ignored packets
 }
 
 // addLineFlags registers --extended, --acct, -e/--events and
@@ -111,6 +119,22 @@ func addLineFlags(fs *flag.FlagSet, o *lineFlags) {
 	fs.BoolVar(&o.events, "e", false, "")
 	fs.BoolVar(&o.events, "events", false, "")
 	fs.BoolVar(&o.eventStamps, "event-timestamps", true, "")
+	fs.BoolVar(&o.invalid, "invalid", false, "")
+}
+
+// checkInvalid validates --invalid against the output flags: it replaces
+// the table, in text (conntrack) or JSON.
+func (o *lineFlags) checkInvalid(cmd, output string, outputSet bool) error {
+	if !o.invalid {
+		return nil
+	}
+	switch {
+	case outputSet && output != "conntrack" && output != "json":
+		return usagef("%s: --invalid prints text or -o json, not -o %s", cmd, output)
+	case output == "json" && o.events:
+		return usagef("%s: --invalid -o json cannot be mixed with the text lines of --events", cmd)
+	}
+	return nil
 }
 
 // tracking holds the flags read and live share: the kernel sysctl
@@ -120,6 +144,7 @@ type tracking struct {
 	maxFlows    int
 	maxFlowsSet bool
 	shards      int
+	checksum    bool // verify TCP checksums (nf_conntrack_checksum)
 }
 
 // addTrackingFlags registers --loose/--no-loose, --liberal, --max-retrans,
@@ -131,6 +156,9 @@ func addTrackingFlags(fs *flag.FlagSet, o *tracking) func() {
 	loose, noLoose := true, false
 	fs.BoolVar(&loose, "loose", true, "")
 	fs.BoolVar(&noLoose, "no-loose", false, "")
+	checksum, noChecksum := true, false
+	fs.BoolVar(&checksum, "checksum", true, "")
+	fs.BoolVar(&noChecksum, "no-checksum", false, "")
 	fs.BoolVar(&o.fsm.Liberal, "liberal", false, "")
 	fs.BoolVar(&o.fsm.IgnoreInvalidRST, "ignore-invalid-rst", false, "")
 	fs.Func("max-retrans", "", func(v string) error {
@@ -166,6 +194,7 @@ func addTrackingFlags(fs *flag.FlagSet, o *tracking) func() {
 			loose = false
 		}
 		o.fsm.Loose = loose
+		o.checksum = checksum && !noChecksum
 	}
 }
 
@@ -252,7 +281,13 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	if !o.maxFlowsSet && o.wantSummaries() {
 		o.maxFlows = defaultMaxFlowsSummaries
 	}
+	if err := o.checkInvalid("read", o.output, o.outputSet); err != nil {
+		return nil, err
+	}
 	if columns != "" {
+		if o.invalid {
+			return nil, usagef("read: --invalid prints packets, not table --columns")
+		}
 		cols, err := parseColumns(columns)
 		if err != nil {
 			return nil, usagef("read: %v", err)
@@ -307,10 +342,16 @@ func isDigits(s string) bool {
 // wantSummaries reports whether the output needs each flow's summary.
 // wantAcct says whether the output shows per-flow counters or start times.
 func (o *readOptions) wantAcct() bool {
+	if o.invalid {
+		return false // no table is printed
+	}
 	return o.acct || o.output == "table" || o.output == "json"
 }
 
 func (o *readOptions) wantSummaries() bool {
+	if o.invalid {
+		return false
+	}
 	switch o.output {
 	case "json", "zeek", "zeek-json":
 		return true

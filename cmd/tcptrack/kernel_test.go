@@ -162,6 +162,10 @@ func corpusFlags(t *testing.T, m *kernelcorpus.Meta) []string {
 			if v != "0" {
 				args = append(args, "--acct")
 			}
+		case name == "checksum":
+			if v == "0" {
+				args = append(args, "--no-checksum")
+			}
 		case name == "tcp_loose":
 			if v == "0" {
 				args = append(args, "--no-loose")

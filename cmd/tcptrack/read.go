@@ -82,10 +82,19 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.output == "zeek" || o.output == "zeek-json" {
 		zw = newZeekWriter(out, o.output == "zeek-json", o.events)
 	}
-	if o.events || zw != nil {
+	var iw *invalidWriter // --invalid: the packets, from the table's packet events
+	if o.invalid {
+		iw = newInvalidWriter(out, o.output == "json", o.eventStamps)
+		cfg.Packets = flowtable.PacketsNotAccepted
+	}
+	if o.events || zw != nil || iw != nil {
 		var line []byte
 		cfg.OnEvents = func(evs []flowtable.Event) {
 			for i := range evs {
+				if evs[i].Type == flowtable.EventPacket {
+					iw.event(&evs[i]) // write errors show at the final Flush
+					continue
+				}
 				if zw != nil && evs[i].Summary != nil {
 					zw.record(&evs[i].Flow, evs[i].Summary)
 				}
@@ -99,7 +108,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	table := flowtable.New(cfg)
-	dec := assemble.NewDecoder(assemble.DecoderConfig{})
+	dec := assemble.NewDecoder(assemble.DecoderConfig{VerifyTCPChecksum: o.checksum})
 
 	prog := newProgress(stderr, o.progress, size)
 	var st readStats
@@ -156,7 +165,22 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			if pkt.TS > last {
 				last = pkt.TS
 			}
-			table.Add(&pkt)
+			if iw != nil {
+				seg := flowtable.SegmentOf(&pkt)
+				table.AddSegment(&seg, st.Read, dec.Wire())
+			} else {
+				table.Add(&pkt)
+			}
+			continue
+		case assemble.Rejected:
+			// Refused before tracking (wrong checksum, unreadable header):
+			// counted invalid, and shown by --invalid in its place.
+			st.TCP++
+			if pkt.TS > last {
+				last = pkt.TS
+			}
+			seg := flowtable.SegmentOf(&pkt)
+			table.Refuse(&seg, st.Read, fsm.Reason{Code: pkt.Reject}, dec.Wire())
 			continue
 		case assemble.NotTCP:
 			st.NotTCP++
@@ -207,13 +231,15 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if err := zw.finish(&res, now); err != nil {
 			return err
 		}
+	} else if iw != nil {
+		// --invalid replaces the table.
 	} else if !o.events || o.outputSet {
 		if err := writeFlowList(out, stderr, o, &res, now); err != nil {
 			return err
 		}
 	}
 	if o.stats {
-		rep := makeStatsReport(&st, &res.Stats, dec.Stats())
+		rep := makeStatsReport(&st, &res.Stats, dec.Stats(), o.checksum)
 		if o.statsJSON {
 			rep.writeJSON(stderr)
 		} else {
@@ -302,7 +328,15 @@ type statsReport struct {
 		Ignored  uint64 `json:"ignored"`
 		Invalid  uint64 `json:"invalid"`
 		Dropped  uint64 `json:"dropped_table_full"`
+		// Of Invalid: refused before any flow was looked at.
+		BadChecksum uint64 `json:"invalid_bad_checksum"`
+		BadHeader   uint64 `json:"invalid_bad_header"`
 	} `json:"tcp_verdicts"`
+	Checksum struct {
+		Verified   bool   `json:"verified"`        // --checksum (the default)
+		Offload    uint64 `json:"offload_pattern"` // taken as the capturing host's own (not failed)
+		Unverified uint64 `json:"not_verifiable"`  // cut by the snapshot length
+	} `json:"tcp_checksums"`
 	Frag struct {
 		Joined      uint64 `json:"joined"`
 		Lost        uint64 `json:"lost"`
@@ -331,13 +365,15 @@ type unsupportedLink struct {
 	Records  uint64 `json:"records"`
 }
 
-func makeStatsReport(st *readStats, ft *flowtable.Stats, ds assemble.DecodeStats) *statsReport {
+func makeStatsReport(st *readStats, ft *flowtable.Stats, ds assemble.DecodeStats, checksum bool) *statsReport {
 	r := &statsReport{
 		Read: st.Read, TCP: st.TCP, NotTCP: st.NotTCP, Fragments: st.Fragments, Malformed: st.Malformed,
 		Truncated: st.Truncated, Unsupported: st.Unsupported, Filtered: st.Filtered, AfterNow: st.AfterNow,
 		Backwards: st.Backwards, MaxStepBack: float64(st.MaxStepBack) / 1e9,
 	}
 	r.Verdicts.Accepted, r.Verdicts.Ignored, r.Verdicts.Invalid, r.Verdicts.Dropped = ft.Accepted, ft.Ignored, ft.Invalid, ft.Dropped
+	r.Verdicts.BadChecksum, r.Verdicts.BadHeader = ds.BadChecksum, ds.BadHeader
+	r.Checksum.Verified, r.Checksum.Offload, r.Checksum.Unverified = checksum, ds.OffloadChecksum, ds.Unverified
 	r.Frag.Joined, r.Frag.Lost, r.Frag.Waiting = ds.FragJoined, ds.FragLost, ds.FragWaiting
 	r.Frag.Dropped, r.Frag.Duplicate = ds.FragDropped, ds.FragDuplicate
 	r.Frag.Reassembled, r.Frag.Expired = ds.FragCompleted, ds.FragExpired
@@ -359,6 +395,7 @@ func makeStatsReport(st *readStats, ft *flowtable.Stats, ds assemble.DecodeStats
 	check("packets read", r.Read, r.TCP, r.NotTCP, r.Fragments, r.Malformed, r.Truncated, r.Unsupported, r.Filtered, r.AfterNow)
 	check("tcp segments", r.TCP, r.Verdicts.Accepted, r.Verdicts.Ignored, r.Verdicts.Invalid, r.Verdicts.Dropped)
 	check("tcp segments handed to the table", r.TCP, ft.Segments)
+	check("segments refused before tracking", ft.Refused, ds.BadChecksum, ds.BadHeader)
 	check("fragment frames", r.Fragments, r.Frag.Joined, r.Frag.Lost, r.Frag.Waiting, r.Frag.Dropped, r.Frag.Duplicate)
 	check("flows created", r.Flows.Created, r.Flows.Expired, r.Flows.Killed, r.Flows.Reopened, r.Flows.Evicted, r.Flows.Active)
 	return r
@@ -369,6 +406,16 @@ func (r *statsReport) writeText(w io.Writer) {
 	v := &r.Verdicts
 	fmt.Fprintf(w, "  tcp:               %d (accepted %d, ignored %d, invalid %d, dropped table full %d)\n",
 		r.TCP, v.Accepted, v.Ignored, v.Invalid, v.Dropped)
+	if v.BadChecksum+v.BadHeader > 0 {
+		fmt.Fprintf(w, "    refused:         %d of the invalid before tracking (bad checksum %d, bad header %d)\n",
+			v.BadChecksum+v.BadHeader, v.BadChecksum, v.BadHeader)
+	}
+	if c := &r.Checksum; !c.Verified {
+		fmt.Fprintf(w, "  tcp checksums:     not verified (--no-checksum)\n")
+	} else if c.Offload+c.Unverified > 0 {
+		fmt.Fprintf(w, "  tcp checksums:     verified; not failed: %d with the offload pattern (the capturing host's own), %d cut by the snapshot length\n",
+			c.Offload, c.Unverified)
+	}
 	fmt.Fprintf(w, "  not tcp:           %d\n", r.NotTCP)
 	f := &r.Frag
 	fmt.Fprintf(w, "  ip fragments:      %d (joined %d, lost with given-up datagrams %d, waiting %d, dropped %d, duplicate %d; datagrams reassembled %d, expired %d)\n",

@@ -236,10 +236,11 @@ func (r *recorder) abort() {
 	}
 }
 
-// readTrackingSysctl returns every nf_conntrack_tcp_* value and
-// nf_conntrack_acct of the namespace.
+// readTrackingSysctl returns every nf_conntrack_tcp_* value,
+// nf_conntrack_acct, nf_conntrack_checksum and nf_conntrack_log_invalid of
+// the namespace.
 func readTrackingSysctl(ctx context.Context, n node) (map[string]string, error) {
-	out, err := n.run(ctx, "", "sysctl", "-a", "-r", `^net\.netfilter\.nf_conntrack_(tcp_|acct)`)
+	out, err := n.run(ctx, "", "sysctl", "-a", "-r", `^net\.netfilter\.nf_conntrack_(tcp_|acct|checksum|log_invalid)`)
 	if err != nil {
 		return nil, err
 	}
