@@ -17,6 +17,7 @@ import (
 
 	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/flowtable"
+	"github.com/tcptrack/tcptrack/fsm"
 )
 
 const liveUsage = `Usage: tcptrack live -i IFACE [flags] [BPF expression]
@@ -57,6 +58,9 @@ Output:
   -e, --events             stream conntrack -E style [NEW]/[UPDATE]/[DESTROY] lines, one write
                            per line (the final table is then printed only if -o is given)
       --event-timestamps   prefix events with [seconds.micros] like conntrack -E -o timestamp (default true)
+      --invalid            stream one line per packet conntrack marks invalid or ignores, as the
+                           kernel logs it (nf_conntrack_log_invalid); -o json: one object per packet
+                           (no view; the final table is not printed)
       --export FILE        write the state table to FILE atomically (temporary file, rename)
                            every --every and at exit; format from -o, else from the extension:
                            .txt table, .csv CSV, .json JSON lines
@@ -207,6 +211,9 @@ func parseLiveFlags(args []string, stderr io.Writer) (*liveOptions, error) {
 	case o.maxFlows < 0:
 		return nil, usagef("live: --max-flows must not be negative")
 	}
+	if err := o.checkInvalid("live", o.output, o.outputSet); err != nil {
+		return nil, err
+	}
 	if o.export != "" {
 		f, err := exportFormat(o.export, o.output)
 		if err != nil {
@@ -330,21 +337,35 @@ const periodEvery = int64(50 * time.Millisecond)
 // runLive is the capture loop with its outputs; tests drive it with a
 // recorded source and a fake clock.
 func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *stopSignal, stdin io.Reader, stdout, stderr io.Writer) (err error) {
-	l := &liveLoop{o: o, src: src, clock: clock, stop: stop, dec: assemble.NewDecoder(assemble.DecoderConfig{})}
+	l := &liveLoop{o: o, src: src, clock: clock, stop: stop, dec: assemble.NewDecoder(assemble.DecoderConfig{VerifyTCPChecksum: o.checksum})}
 	l.start = clock()
 	if o.duration > 0 {
 		l.deadline = l.start.Add(o.duration).UnixNano()
 	}
-	viewOn := !o.events && !o.once && isTerminal(stdout)
+	viewOn := !o.events && !o.invalid && !o.once && isTerminal(stdout)
 
 	lo := lineOpts{acct: o.acct, extended: o.extended}
 	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, TickEvery: int64(liveReadTimeout), Acct: true}
 	switch {
-	case o.events:
+	case o.events || o.invalid:
 		// One write per line: a pipe reader sees each change at once.
 		var line []byte
+		var iw *invalidWriter
+		if o.invalid {
+			iw = newInvalidWriter(stdout, o.output == "json", o.eventStamps)
+			cfg.Packets = flowtable.PacketsNotAccepted
+		}
 		cfg.OnEvents = func(evs []flowtable.Event) {
 			for i := range evs {
+				if evs[i].Type == flowtable.EventPacket {
+					if iw.event(&evs[i]) != nil {
+						stop.set(clock())
+					}
+					continue
+				}
+				if !o.events {
+					continue
+				}
 				line = appendEvent(line[:0], &evs[i], lo, o.eventStamps)
 				line = append(line, '\n')
 				if _, werr := stdout.Write(line); werr != nil {
@@ -421,7 +442,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 		<-viewDone
 		term.restore()
 		outErr = l.view.printFinal(stdout, l.frame(endNow, flows, pst))
-	} else if !o.events || o.outputSet {
+	} else if !o.invalid && (!o.events || o.outputSet) {
 		out := bufio.NewWriterSize(stdout, 1<<16)
 		ro := &readOptions{output: o.output, lineFlags: o.lineFlags}
 		outErr = writeFlows(out, stderr, ro, flows, endNow)
@@ -485,7 +506,17 @@ func (l *liveLoop) packet(rec *assemble.Record) {
 	switch l.dec.Decode(rec, &l.pkt) {
 	case assemble.TCP:
 		l.st.TCP++
-		l.table.Add(&l.pkt)
+		if l.o.invalid {
+			seg := flowtable.SegmentOf(&l.pkt)
+			l.table.AddSegment(&seg, l.st.Captured, l.dec.Wire())
+		} else {
+			l.table.Add(&l.pkt)
+		}
+	case assemble.Rejected:
+		// Refused before tracking: a wrong checksum, an unreadable header.
+		l.st.TCP++
+		seg := flowtable.SegmentOf(&l.pkt)
+		l.table.Refuse(&seg, l.st.Captured, fsm.Reason{Code: l.pkt.Reject}, l.dec.Wire())
 	case assemble.NotTCP:
 		l.st.NotTCP++
 	case assemble.Fragment:
@@ -558,6 +589,10 @@ func writeLiveStats(w io.Writer, o *liveOptions, st *liveStats, pst captureStats
 	fmt.Fprintf(w, "  tcp:               %d (tracked: accepted %d, ignored %d, invalid %d, dropped table full %d)\n",
 		st.TCP, ft.Accepted, ft.Ignored, ft.Invalid, ft.Dropped)
 	ds := dec.Stats()
+	if ds.BadChecksum+ds.BadHeader > 0 {
+		fmt.Fprintf(w, "    refused:         %d of the invalid before tracking (bad checksum %d, bad header %d)\n",
+			ds.BadChecksum+ds.BadHeader, ds.BadChecksum, ds.BadHeader)
+	}
 	fmt.Fprintf(w, "  not tcp:           %d\n", st.NotTCP)
 	fmt.Fprintf(w, "  fragments held:    %d (datagrams reassembled %d, expired %d)\n", st.Fragments, ds.FragCompleted, ds.FragExpired)
 	fmt.Fprintf(w, "  malformed:         %d\n", st.Malformed)
