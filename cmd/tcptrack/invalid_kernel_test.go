@@ -72,10 +72,32 @@ func TestKernelInvalid(t *testing.T) {
 
 func checkInvalid(t *testing.T, dir string, fig *invalidFigures) {
 	logPath := filepath.Join(dir, kernelcorpus.InvalidLogFile)
-	kernelText, err := os.ReadFile(logPath)
-	if os.IsNotExist(err) {
+	if _, err := os.Stat(logPath); os.IsNotExist(err) {
 		t.Skipf("no %s: this corpus was recorded before the kernel log was (make corpus)", kernelcorpus.InvalidLogFile)
 	}
+	m := loadMeta(t, dir)
+	flags := dropFlag(corpusFlags(t, m), "--now", true)
+	flags = dropFlag(flags, "--extended", false)
+	flags = dropFlag(flags, "--acct", false)
+	compareInvalid(t, filepath.Join(dir, kernelcorpus.CaptureFile), logPath, flags, fig)
+}
+
+// TestInvalidSample: testdata/pcaps/invalid.pcap gathers the crafted
+// scenarios that make the router log every message, invalid.log their
+// kernel lines; a copy kept apart from the corpus, which is regenerated.
+func TestInvalidSample(t *testing.T) {
+	fig := &invalidFigures{matched: map[string]int{}}
+	dir := filepath.Join("..", "..", "testdata", "pcaps")
+	compareInvalid(t, filepath.Join(dir, "invalid.pcap"), filepath.Join(dir, "invalid.log"), nil, fig)
+	if len(fig.matched) != len(reasonPatterns) {
+		t.Errorf("the sample shows %d of the %d messages: %v", len(fig.matched), len(reasonPatterns), fig.matched)
+	}
+}
+
+// compareInvalid replays capture with --invalid and flags and compares
+// with the kernel's lines in logPath.
+func compareInvalid(t *testing.T, capture, logPath string, flags []string, fig *invalidFigures) {
+	kernelText, err := os.ReadFile(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,13 +113,8 @@ func checkInvalid(t *testing.T, dir string, fig *invalidFigures) {
 		kernel = append(kernel, logLine{reason: e.Reason, packet: e.Packet})
 	}
 
-	m := loadMeta(t, dir)
-	args := append([]string{"read", "--invalid", "--event-timestamps=false", "--shards", "2"}, corpusFlags(t, m)...)
-	args = dropFlag(args, "--now", true)
-	args = dropFlag(args, "--extended", false)
-	args = dropFlag(args, "--acct", false)
-	args = append(args, filepath.Join(dir, kernelcorpus.CaptureFile))
-	out := runTool(t, args...)
+	args := append([]string{"read", "--invalid", "--event-timestamps=false", "--shards", "2"}, flags...)
+	out := runTool(t, append(args, capture)...)
 	var ours []logLine
 	for _, s := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if s == "" {
@@ -151,7 +168,7 @@ func checkInvalid(t *testing.T, dir string, fig *invalidFigures) {
 		// Not ours at all: only a packet that reached the router after the
 		// capture had stopped (at the end of the log) may be missing.
 		if pkts == nil {
-			pkts = indexCapture(t, filepath.Join(dir, kernelcorpus.CaptureFile))
+			pkts = indexCapture(t, capture)
 		}
 		if i > lastMatched && !pkts.has(l.packet) {
 			tail++
