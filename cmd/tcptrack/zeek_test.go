@@ -315,6 +315,7 @@ func TestZeekMatchesTshark(t *testing.T) {
 var tsharkDifferenceReasons = map[string]string{
 	"kernel-crafted-fin.pcap":                "packets that cannot create a conntrack entry (FIN, SYN-ACK first) belong to no flow",
 	"kernel-crafted-syn.pcap":                "packets that cannot create a conntrack entry belong to no flow",
+	"invalid.pcap":                           "packets that cannot create a conntrack entry (SYN+FIN, SYN-ACK first) belong to no flow",
 	"shared-sv_bug-76.pcap":                  "IP total length beyond the frame: malformed, dropped as the kernel would",
 	"shared-zeek_ipv4-fragmented-4.pcap":     "overlapping fragments: the kernel drops the datagram",
 	"shared-zeek_ipv6-http-atomic-frag.pcap": "atomic fragments counted without their 8-byte fragment header (kernel's reassembled length); a SYN-ACK stamped before its SYN belongs to no flow",

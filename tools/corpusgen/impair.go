@@ -72,6 +72,7 @@ type verdict struct {
 	dup   bool          // send twice, back to back
 	delay time.Duration // send later; later frames overtake it
 	hold  bool          // reorder: send right after the next frame
+	echo  time.Duration // send now and a copy this much later (a stale duplicate)
 }
 
 // impairPolicy decides per frame; each direction has its own instance and
@@ -242,6 +243,16 @@ func (d *bridgeDir) handle(frame []byte) {
 		return
 	default:
 		d.sendLocked(frame)
+		if v.echo > 0 {
+			d.duplicated++
+			d.pending.Add(1)
+			time.AfterFunc(v.echo, func() {
+				defer d.pending.Done()
+				d.mu.Lock()
+				d.sendLocked(frame)
+				d.mu.Unlock()
+			})
+		}
 	}
 	d.releaseLocked()
 }

@@ -1,12 +1,84 @@
 package main
 
+import (
+	"math/rand/v2"
+	"time"
+)
+
 // Scenarios for conntrack's invalid-packet log (kernellog.go): together
 // with the others they make the router log every message its TCP tracker
 // has that a capture can show. Each message is named in the description.
 
 // invalidScenarios are appended to the default corpus.
 func invalidScenarios() []*scenario {
-	return []*scenario{craftedInvalid(ipv4), craftedInvalid(ipv6), craftedChecksum()}
+	return []*scenario{craftedInvalid(ipv4), craftedInvalid(ipv6), craftedChecksum(), staleDuplicate()}
+}
+
+// echoNthData sends the nth TCP segment carrying payload (1-based) on
+// time and a copy of it later, once: a stale duplicate, as a path that
+// duplicates and delays packets delivers them.
+type echoNthData struct {
+	n, seen int
+	after   time.Duration
+}
+
+func (p *echoNthData) decide(f frameInfo) verdict {
+	if !f.tcp || f.payload == 0 {
+		return verdict{}
+	}
+	p.seen++
+	if p.seen == p.n {
+		return verdict{echo: p.after}
+	}
+	return verdict{}
+}
+
+// staleDuplicate is real TCP whose path delivers one data segment twice,
+// the copy 300 ms late: by then the connection has moved on by more than
+// the receiver's window, and conntrack logs the copy (SEQ is under lower
+// bound … already ACKed data retransmitted) and lets it through untracked.
+func staleDuplicate() *scenario {
+	return &scenario{
+		name: "stale-duplicate",
+		description: "A bridge namespace between client and router sends the client's 3rd data segment on time and again 300 ms later; " +
+			"the server's receive buffer is 4 KB, so its window is small and the 256 KB upload is past it long before the copy arrives. " +
+			"Port 40161, client closes first.",
+		topo: topoOpts{impairClientSide: true, serverSysctl: []string{"net.ipv4.tcp_rmem=4096 4096 4096"}},
+		impair: func(*rand.Rand) (c, s [2]impairPolicy) {
+			c[0] = &echoNthData{n: 3, after: 300 * time.Millisecond}
+			return c, s
+		},
+		checks: []check{listed("TIME_WAIT", 40161, "the stale copy changes nothing: TIME_WAIT [ASSURED]")},
+		traffic: func(r *run) error {
+			ln, err := r.listen(8017)
+			if err != nil {
+				return err
+			}
+			c, s, err := r.connect(ln, 40161, dialOpts{})
+			if err != nil {
+				return err
+			}
+			err = both(func() error {
+				if err := request(c, 256*1024, 100); err != nil {
+					return err
+				}
+				return r.sleep(400 * time.Millisecond) // the copy arrives while the connection is open
+			}, func() error {
+				return serveRequest(s, 256*1024, 100)
+			})
+			if err != nil {
+				return err
+			}
+			if err := c.Close(); err != nil {
+				return err
+			}
+			if err := readEOF(s); err != nil {
+				return err
+			}
+			return s.Close()
+		},
+		settle: 500 * time.Millisecond,
+	}
 }
 
 func craftedInvalid(fam family) *scenario {
