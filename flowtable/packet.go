@@ -91,8 +91,9 @@ func (s *Shard) reportShrunk(r *fsm.Result) {
 	}
 }
 
-// refuse counts and reports a packet refused before tracking.
-func (s *Shard) refuse(p *Segment, seq uint64, why fsm.Reason) {
+// Refuse counts a packet refused before tracking (see Table.Refuse) and,
+// when the shard reports packets, reports it; seq numbers it as Process.
+func (s *Shard) Refuse(p *Segment, seq uint64, why fsm.Reason) {
 	s.stats.Segments++
 	s.stats.Invalid++
 	s.stats.Refused++

@@ -165,7 +165,7 @@ func (t *Table) process(i int, s *Shard, b *batch) {
 			ex := &b.extra[j]
 			s.curWire, s.curFrame = b.wire[ex.start:ex.end], ex.frame
 			if ex.why.Code != fsm.NoReason {
-				s.refuse(&items[j].seg, items[j].seq, ex.why)
+				s.Refuse(&items[j].seg, items[j].seq, ex.why)
 			} else {
 				s.Process(&items[j].seg, items[j].seq, items[j].hash)
 			}
