@@ -54,7 +54,7 @@ type ladderRow struct {
 	relBound    uint32
 	hasRelBound bool
 	note        string // "new conntrack entry", "entry deleted", or a marker's text
-	marker         bool   // not a packet: note only
+	marker      bool   // not a packet: note only
 }
 
 // ladderSet builds ladders from events in order.
