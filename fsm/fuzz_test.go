@@ -3,6 +3,7 @@ package fsm
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,6 +95,17 @@ func checkStep(before Conn, c *Conn, seg *Segment, r Result, maxTimeout time.Dur
 	}
 	if r.Shrink && r.Verdict != Invalid {
 		return fmt.Errorf("shrink with verdict %v", r.Verdict)
+	}
+	// A reason exactly for what was not simply accepted, and of its kind.
+	notAccepted := r.Verdict == Ignore || r.Verdict == Invalid
+	if notAccepted != (r.Reason.Code != NoReason) || (r.Verdict == Invalid) != r.Reason.Invalid() && notAccepted {
+		return fmt.Errorf("verdict %v with reason %v (%q)", r.Verdict, r.Reason.Code, r.Reason)
+	}
+	if text := r.Reason.String(); r.Reason.Code >= numReasonCodes || text == "" || strings.Contains(text, "unknown") {
+		return fmt.Errorf("reason %d reads %q", r.Reason.Code, text)
+	}
+	if r.Shrink && !strings.Contains(r.TimeoutReason().String(), "lower timeout to") {
+		return fmt.Errorf("shrink line %q", r.TimeoutReason())
 	}
 	bo, bp := before.Sockets()
 	switch r.Verdict {
