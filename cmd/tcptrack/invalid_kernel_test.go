@@ -288,3 +288,30 @@ func compactIPv6(s string) string {
 	}
 	return netip.AddrFrom16(b).String()
 }
+
+// TestKernelChecksumOffload: in the checksum-offload scenarios every packet
+// reaches the router with the pseudo-header sum in its checksum field (the
+// hosts' NICs would fill it in); the kernel tracks them (TestKernelList
+// compares the table), and tcptrack's default must take each for the
+// offload pattern, none for a bad checksum.
+func TestKernelChecksumOffload(t *testing.T) {
+	seen := 0
+	for _, dir := range corpusDirs(t) {
+		if !strings.HasPrefix(filepath.Base(dir), "checksum-offload") {
+			continue
+		}
+		seen++
+		var out, errb strings.Builder
+		if code := run([]string{"read", "--stats=json", filepath.Join(dir, kernelcorpus.CaptureFile)}, nil, &out, &errb); code != exitOK {
+			t.Fatalf("%s: exit %d: %s", dir, code, errb.String())
+		}
+		r := parseStatsJSON(t, errb.String())
+		if r.Checksum.Offload == 0 || r.Checksum.Offload != r.TCP || r.Verdicts.BadChecksum != 0 {
+			t.Errorf("%s: %d TCP segments, %d with the offload pattern, %d failed: want all of them the pattern, none failed",
+				filepath.Base(dir), r.TCP, r.Checksum.Offload, r.Verdicts.BadChecksum)
+		}
+	}
+	if seen == 0 {
+		t.Skip("no checksum-offload scenario in this corpus (make corpus)")
+	}
+}

@@ -11,7 +11,7 @@ import (
 
 // invalidScenarios are appended to the default corpus.
 func invalidScenarios() []*scenario {
-	return []*scenario{craftedInvalid(ipv4), craftedInvalid(ipv6), craftedChecksum(), staleDuplicate()}
+	return []*scenario{craftedInvalid(ipv4), craftedInvalid(ipv6), craftedChecksum(), staleDuplicate(), checksumOffload(ipv4), checksumOffload(ipv6)}
 }
 
 // echoNthData sends the nth TCP segment carrying payload (1-based) on
@@ -162,4 +162,52 @@ func craftedChecksum() *scenario {
 			}
 			return sendAll(r, cr, flows, []uint16{30101, 30102, 30103})
 		})
+}
+
+// checksumOffload is real TCP from hosts whose (veth) NICs fill checksums
+// in: the router receives, captures and tracks packets whose checksum
+// field holds the pseudo-header sum. The kernel takes them as good
+// (CHECKSUM_PARTIAL), and so must tcptrack's default checksum rule.
+func checksumOffload(fam family) *scenario {
+	return &scenario{
+		name:   "checksum-offload" + fam.suffix(),
+		family: fam,
+		description: "TX checksum offload on at the client's and the server's interfaces: every packet reaches the router with the pseudo-header sum " +
+			"in its TCP checksum field. Port 40171: 20 KB up, 5 KB down, client closes first; port 40172 stays open.",
+		topo: topoOpts{endpointChecksumOffload: true},
+		checks: []check{
+			listed("TIME_WAIT", 40171, "tracked as usual: TIME_WAIT [ASSURED]"),
+			listed("ESTABLISHED", 40172, "ESTABLISHED [ASSURED]"),
+		},
+		traffic: func(r *run) error {
+			ln, err := r.listen(8018)
+			if err != nil {
+				return err
+			}
+			for _, port := range []int{40171, 40172} {
+				c, s, err := r.connect(ln, port, dialOpts{})
+				if err != nil {
+					return err
+				}
+				if err := both(func() error { return request(c, 20*1024, 5*1024) }, func() error { return serveRequest(s, 20*1024, 5*1024) }); err != nil {
+					return err
+				}
+				if port == 40172 {
+					r.keep(c)
+					r.keep(s)
+					continue
+				}
+				if err := c.Close(); err != nil {
+					return err
+				}
+				if err := readEOF(s); err != nil {
+					return err
+				}
+				if err := s.Close(); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
 }

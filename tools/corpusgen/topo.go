@@ -49,6 +49,11 @@ type topoOpts struct {
 	impairClientSide bool
 	impairServerSide bool
 	endpointSysctl   []string // extra key=value for client and server
+	// endpointChecksumOffload leaves TX checksum offload on at the client's
+	// and server's veths: their packets reach the router (and its capture)
+	// with the pseudo-header sum in the checksum field, as from a host
+	// whose NIC fills checksums in.
+	endpointChecksumOffload bool
 	clientSysctl     []string
 	serverSysctl     []string
 	routerSysctl     []string
@@ -176,7 +181,11 @@ func newTopology(ctx context.Context, idx int, o topoOpts) (t *topology, err err
 			n   node
 			dev string
 		}{{l.a, l.an}, {l.b, l.bn}} {
-			if _, err := e.n.run(ctx, "", "ethtool", "-K", e.dev, "tx", "off", "tso", "off", "gso", "off", "gro", "off"); err != nil {
+			tx := "off"
+			if o.endpointChecksumOffload && (e.n == t.client || e.n == t.server) {
+				tx = "on"
+			}
+			if _, err := e.n.run(ctx, "", "ethtool", "-K", e.dev, "tx", tx, "tso", "off", "gso", "off", "gro", "off"); err != nil {
 				return t, err
 			}
 		}
