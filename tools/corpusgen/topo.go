@@ -54,9 +54,9 @@ type topoOpts struct {
 	// with the pseudo-header sum in the checksum field, as from a host
 	// whose NIC fills checksums in.
 	endpointChecksumOffload bool
-	clientSysctl     []string
-	serverSysctl     []string
-	routerSysctl     []string
+	clientSysctl            []string
+	serverSysctl            []string
+	routerSysctl            []string
 }
 
 // endpointBaseSysctl keeps kernel waits short on client and server.
