@@ -21,6 +21,7 @@ import (
 	"github.com/tcptrack/tcptrack/fsm"
 	"github.com/tcptrack/tcptrack/internal/kernelcorpus"
 	"github.com/tcptrack/tcptrack/internal/kmsg"
+	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
 // logLine is one conntrack log line reduced to what both sides print.
@@ -313,5 +314,24 @@ func TestKernelChecksumOffload(t *testing.T) {
 	}
 	if seen == 0 {
 		t.Skip("no checksum-offload scenario in this corpus (make corpus)")
+	}
+}
+
+// TestLiveInvalid: live --invalid over a replayed capture streams the same
+// lines as read --invalid (text and JSON), and no table.
+func TestLiveInvalid(t *testing.T) {
+	path := filepath.Join("..", "..", "testdata", "pcaps", "invalid.pcap")
+	for _, format := range []string{"conntrack", "json"} {
+		want := runTool(t, "read", "--invalid", "-o", format, path)
+		o := mustLiveFlags(t, "--invalid", "-o", format, "--shards", "2")
+		var stop stopSignal
+		src := newReplaySource(t, path, 0, &stop) // EOF ends the capture
+		var out, errb strings.Builder
+		if err := runLive(o, src, src.clock, &stop, nil, &out, &errb); err != nil {
+			t.Fatalf("runLive: %v\n%s", err, errb.String())
+		}
+		if out.String() != string(want) {
+			t.Errorf("-o %s: live --invalid differs from read --invalid:\n%s", format, testutil.LineDiff(string(want), out.String()))
+		}
 	}
 }
