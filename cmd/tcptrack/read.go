@@ -226,6 +226,11 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "tcptrack: warning: %d records stamped earlier than a record read before them (up to %.6f s back); taken as arriving at the latest time seen before them\n",
 			st.Backwards, float64(st.MaxStepBack)/1e9)
 	}
+	if ds := dec.Stats(); ds.BadChecksum > 0 && ds.BadChecksum*10 >= st.TCP {
+		// Many wrong checksums: an edited capture rather than corruption.
+		fmt.Fprintf(stderr, "tcptrack: warning: %d of %d TCP segments carry wrong checksums and are invalid, as the kernel would find them; if the capture was edited (anonymised, rewritten), --no-checksum reads them as intact\n",
+			ds.BadChecksum, st.TCP)
+	}
 	if filter != nil {
 		if ferr := filter.Err(); ferr != nil {
 			// Records of those link types were counted as filtered out.
