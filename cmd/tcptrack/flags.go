@@ -73,7 +73,8 @@ func trackingUsage() string {
 	return fmt.Sprintf(`Tracking (kernel sysctl equivalents, kernel defaults):
       --loose / --no-loose pick up connections mid-stream (nf_conntrack_tcp_loose, default on)
       --liberal            accept out-of-window packets (nf_conntrack_tcp_be_liberal)
-      --ignore-invalid-rst do not mark out-of-window RSTs invalid (nf_conntrack_tcp_ignore_invalid_rst)
+      --ignore-invalid-rst accept RSTs below what the peer acknowledged ("invalid rst";
+                           nf_conntrack_tcp_ignore_invalid_rst; RSTs past the window stay invalid)
       --checksum / --no-checksum  verify TCP checksums, a wrong one makes the packet invalid
                            (nf_conntrack_checksum, default on); not failed: segments cut by the
                            snapshot length, outgoing packets of cooked captures, and checksums
