@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -22,27 +23,16 @@ const (
 	// Rejected is a TCP segment conntrack refuses before looking at any
 	// state (tcp_error): a data offset outside the segment, or a wrong
 	// checksum when DecoderConfig.VerifyTCPChecksum is set. The Packet is
-	// filled from the fixed header and Packet.Reject says which.
+	// filled from the fixed header and Decoder.Reject says which.
 	Rejected
 	numKinds
 )
 
+var kindNames = [...]string{"TCP", "NotTCP", "Fragment", "Malformed", "Truncated", "Unsupported", "Rejected"}
+
 func (k Kind) String() string {
-	switch k {
-	case TCP:
-		return "TCP"
-	case NotTCP:
-		return "NotTCP"
-	case Fragment:
-		return "Fragment"
-	case Malformed:
-		return "Malformed"
-	case Truncated:
-		return "Truncated"
-	case Unsupported:
-		return "Unsupported"
-	case Rejected:
-		return "Rejected"
+	if int(k) < len(kindNames) {
+		return kindNames[k]
 	}
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -132,8 +122,9 @@ type Decoder struct {
 	kinds [numKinds]uint64
 	frag  fragTable
 
-	wire                                []byte // the last TCP packet's IP and TCP headers (Wire)
-	outgoing                            bool   // the frame is marked as sent by the capturing host
+	wire                                []byte         // the last TCP packet's IP and TCP headers (Wire)
+	reject                              fsm.ReasonCode // why the last Decode returned Rejected (Reject)
+	outgoing                            bool           // the frame is marked as sent by the capturing host
 	badSum, badHdr, offload, unverified uint64
 }
 
@@ -176,15 +167,20 @@ func (d *Decoder) Stats() DecodeStats {
 // fills p: the segment, its addresses, the IP datagram length and rec's
 // timestamp. A fragment that completes a datagram returns TCP with p
 // describing the reassembled datagram. Decode never keeps rec.Data.
-func (d *Decoder) Decode(rec *Record, p *Packet) Kind {
+func (d *Decoder) Decode(rec *Record, p *flowtable.Packet) Kind {
 	if len(d.frag.queues) > 0 && rec.TS >= d.frag.nextExpiry {
 		d.frag.expire(rec.TS)
 	}
-	d.wire = nil
+	d.wire, d.reject = nil, fsm.NoReason
 	k := d.decode(rec, p)
 	d.kinds[k]++
 	return k
 }
+
+// Reject says why the last Decode returned Rejected: fsm.ReasonTruncated
+// (a data offset outside the segment) or fsm.ReasonBadChecksum; NoReason
+// after any other result.
+func (d *Decoder) Reject() fsm.ReasonCode { return d.reject }
 
 // Wire returns the IP and TCP headers (options included, no payload) of
 // the segment the last Decode returned TCP or Rejected for, as far as they
@@ -218,7 +214,7 @@ const (
 	etherPPPoE   = 0x8864
 )
 
-func (d *Decoder) decode(rec *Record, p *Packet) Kind {
+func (d *Decoder) decode(rec *Record, p *flowtable.Packet) Kind {
 	b := rec.Data
 	extra := rec.OrigLen - len(b)
 	if extra < 0 {
@@ -285,7 +281,7 @@ func (d *Decoder) decode(rec *Record, p *Packet) Kind {
 
 // ipByVersion decodes b as IPv4 or IPv6 by its version nibble, for
 // link layers (raw IP, MPLS) that do not say which.
-func (d *Decoder) ipByVersion(b []byte, extra int, p *Packet) Kind {
+func (d *Decoder) ipByVersion(b []byte, extra int, p *flowtable.Packet) Kind {
 	if len(b) < 1 {
 		return short(1, len(b), extra)
 	}
@@ -306,7 +302,7 @@ const packetOutgoing = 4
 
 // ethertype dispatches on an Ethernet type, peeling VLAN tags, MPLS labels
 // and PPPoE session headers; b starts after the type field.
-func (d *Decoder) ethertype(et uint16, b []byte, extra int, p *Packet) Kind {
+func (d *Decoder) ethertype(et uint16, b []byte, extra int, p *flowtable.Packet) Kind {
 	for {
 		switch et {
 		case etherIPv4:
@@ -361,7 +357,7 @@ func (d *Decoder) ethertype(et uint16, b []byte, extra int, p *Packet) Kind {
 // ipv4 decodes an IPv4 datagram at b. extra is the number of bytes the
 // capture cut off the frame. reasm marks a datagram rebuilt from
 // fragments (already checked, no fragment fields).
-func (d *Decoder) ipv4(b []byte, extra int, p *Packet, reasm bool) Kind {
+func (d *Decoder) ipv4(b []byte, extra int, p *flowtable.Packet, reasm bool) Kind {
 	if len(b) < 20 {
 		return short(20, len(b), extra)
 	}
@@ -426,7 +422,7 @@ const (
 // ipv6 decodes an IPv6 packet at b, walking extension headers to TCP.
 // reasm marks a packet rebuilt from fragments (its fragment header
 // removed).
-func (d *Decoder) ipv6(b []byte, extra int, p *Packet, reasm bool) Kind {
+func (d *Decoder) ipv6(b []byte, extra int, p *flowtable.Packet, reasm bool) Kind {
 	if len(b) < 40 {
 		return short(40, len(b), extra)
 	}
@@ -504,9 +500,9 @@ func (d *Decoder) ipv6(b []byte, extra int, p *Packet, reasm bool) Kind {
 // segment's captured bytes are ip[off:end], l is the segment's length
 // according to IP, addrs the source and destination addresses (for the
 // checksum's pseudo-header).
-func (d *Decoder) tcp(ip []byte, off, end, l int, addrs []byte, p *Packet) Kind {
+func (d *Decoder) tcp(ip []byte, off, end, l int, addrs []byte, p *flowtable.Packet) Kind {
 	c := ip[off:end]
-	p.Reject = fsm.NoReason
+	d.reject = fsm.NoReason
 	if l < 20 {
 		return Malformed
 	}
@@ -528,7 +524,7 @@ func (d *Decoder) tcp(ip []byte, off, end, l int, addrs []byte, p *Packet) Kind 
 		s.PayloadLen = uint32(l - 20)
 		d.wire = ip[:off+20]
 		d.badHdr++
-		p.Reject = fsm.ReasonTruncated
+		d.reject = fsm.ReasonTruncated
 		return Rejected
 	}
 	optEnd := doff
@@ -551,7 +547,7 @@ func (d *Decoder) tcp(ip []byte, off, end, l int, addrs []byte, p *Packet) Kind 
 		switch verifyTCP(addrs, c) {
 		case checksumBad:
 			d.badSum++
-			p.Reject = fsm.ReasonBadChecksum
+			d.reject = fsm.ReasonBadChecksum
 			return Rejected
 		case checksumPartial:
 			d.offload++

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -19,25 +20,27 @@ var dataSeg = seg{sport: 40000, dport: 80, seq: 1001, ack: 5001, flags: fsm.ACK 
 
 var dataWant = fsm.Segment{SrcPort: 40000, DstPort: 80, Seq: 1001, Ack: 5001, Flags: fsm.ACK | fsm.PSH, Window: 502, PayloadLen: 100}
 
-func pkt4(s fsm.Segment, ipLen int) Packet {
-	return Packet{TS: 1e9, Src: addrA, Dst: addrB, IPLen: uint32(ipLen), TCP: s}
+func pkt4(s fsm.Segment, ipLen int) flowtable.Packet {
+	return flowtable.Packet{TS: 1e9, Src: addrA, Dst: addrB, IPLen: uint32(ipLen), TCP: s}
 }
 
-func pkt6(s fsm.Segment, ipLen int) Packet {
-	return Packet{TS: 1e9, Src: addr6A, Dst: addr6B, IPLen: uint32(ipLen), TCP: s}
+func pkt6(s fsm.Segment, ipLen int) flowtable.Packet {
+	return flowtable.Packet{TS: 1e9, Src: addr6A, Dst: addr6B, IPLen: uint32(ipLen), TCP: s}
 }
 
-func withVLAN(p Packet, id uint16) Packet { p.VLAN = id; return p }
+func withVLAN(p flowtable.Packet, id uint16) flowtable.Packet { p.VLAN = id; return p }
 
 type decodeCase struct {
 	name string
 	cfg  DecoderConfig
 	rec  Record
 	want Kind
-	pkt  *Packet // checked when want == TCP
+	pkt  *flowtable.Packet // checked when want == TCP or Rejected
+	// reject is Decoder.Reject's answer for a Rejected frame.
+	reject fsm.ReasonCode
 }
 
-func ptr(p Packet) *Packet { return &p }
+func ptr(p flowtable.Packet) *flowtable.Packet { return &p }
 
 func decodeCases() []decodeCase {
 	syn4 := v4{}.wrap(synSeg.bytes())   // 20 + 40
@@ -171,10 +174,10 @@ func decodeCases() []decodeCase {
 		{name: "tcp shorter than 20 by ip length", rec: rec(LinkRaw, v4{}.wrap(make([]byte, 12))), want: Malformed},
 		// tcp_error's "truncated packet": refused, the fixed header read.
 		{name: "tcp data offset below 5", rec: rec(LinkRaw, func() []byte { b := v4{}.wrap(dataSeg.bytes()); b[20+12] = 4 << 4; return b }()), want: Rejected,
-			pkt: ptr(Packet{TS: 1e9, Src: addrA, Dst: addrB, IPLen: 140, Reject: fsm.ReasonTruncated,
+			reject: fsm.ReasonTruncated, pkt: ptr(flowtable.Packet{TS: 1e9, Src: addrA, Dst: addrB, IPLen: 140,
 				TCP: fsm.Segment{SrcPort: 40000, DstPort: 80, Seq: 1001, Ack: 5001, Flags: fsm.ACK | fsm.PSH, Window: 502, PayloadLen: 100}})},
 		{name: "tcp data offset beyond segment", rec: rec(LinkRaw, v4{}.wrap(cat(seg{}.bytes()[:12], []byte{15 << 4}, make([]byte, 7)))), want: Rejected,
-			pkt: ptr(Packet{TS: 1e9, Src: addrA, Dst: addrB, IPLen: 40, Reject: fsm.ReasonTruncated})},
+			reject: fsm.ReasonTruncated, pkt: ptr(flowtable.Packet{TS: 1e9, Src: addrA, Dst: addrB, IPLen: 40})},
 	}
 }
 
@@ -192,19 +195,18 @@ func checksumCases() []decodeCase {
 	sll2 := func(pkttype byte, payload []byte) []byte {
 		return cat(u16b(0x0800), u16b(0), u32b(3), u16b(1), []byte{pkttype, 6}, make([]byte, 8), payload)
 	}
-	bad := func(p Packet) *Packet { p.Reject = fsm.ReasonBadChecksum; return &p }
 	return []decodeCase{
 		{name: "good ipv4", cfg: on, rec: rec(LinkRaw, good4), want: TCP, pkt: ptr(pkt4(dataWant, 140))},
-		{name: "bad ipv4", cfg: on, rec: rec(LinkRaw, bad4), want: Rejected, pkt: bad(pkt4(dataWant, 140))},
+		{name: "bad ipv4", cfg: on, rec: rec(LinkRaw, bad4), want: Rejected, reject: fsm.ReasonBadChecksum, pkt: ptr(pkt4(dataWant, 140))},
 		{name: "bad ipv4, not verified", rec: rec(LinkRaw, bad4), want: TCP, pkt: ptr(pkt4(dataWant, 140))},
 		{name: "good ipv6", cfg: on, rec: rec(LinkRaw, good6), want: TCP, pkt: ptr(pkt6(synWant, 80))},
-		{name: "bad ipv6", cfg: on, rec: rec(LinkRaw, bad6), want: Rejected},
+		{name: "bad ipv6", cfg: on, rec: rec(LinkRaw, bad6), want: Rejected, reject: fsm.ReasonBadChecksum},
 		{name: "offload pattern counts as good", cfg: on, rec: rec(LinkRaw, partial), want: TCP, pkt: ptr(pkt4(dataWant, 140))},
 		{name: "cut by snaplen: not verifiable", cfg: on, rec: cut(rec(LinkRaw, bad4), 60), want: TCP, pkt: ptr(pkt4(dataWant, 140))},
 		{name: "sll outgoing: not verified", cfg: on, rec: rec(LinkSLL, sll(4, bad4)), want: TCP},
-		{name: "sll incoming: verified", cfg: on, rec: rec(LinkSLL, sll(0, bad4)), want: Rejected},
+		{name: "sll incoming: verified", cfg: on, rec: rec(LinkSLL, sll(0, bad4)), want: Rejected, reject: fsm.ReasonBadChecksum},
 		{name: "sll2 outgoing: not verified", cfg: on, rec: rec(LinkSLL2, sll2(4, bad4)), want: TCP},
-		{name: "sll2 to us: verified", cfg: on, rec: rec(LinkSLL2, sll2(0, bad4)), want: Rejected},
+		{name: "sll2 to us: verified", cfg: on, rec: rec(LinkSLL2, sll2(0, bad4)), want: Rejected, reject: fsm.ReasonBadChecksum},
 	}
 }
 
@@ -244,7 +246,7 @@ func TestDecode(t *testing.T) {
 	for _, tc := range append(decodeCases(), checksumCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := NewDecoder(tc.cfg)
-			var p Packet
+			var p flowtable.Packet
 			r := tc.rec
 			got := d.Decode(&r, &p)
 			if got != tc.want {
@@ -252,6 +254,9 @@ func TestDecode(t *testing.T) {
 			}
 			if (got == TCP || got == Rejected) && tc.pkt != nil && p != *tc.pkt {
 				t.Errorf("packet\n got %+v\nwant %+v", p, *tc.pkt)
+			}
+			if d.Reject() != tc.reject {
+				t.Errorf("Reject = %v, want %v", d.Reject(), tc.reject)
 			}
 			if n := d.Stats().Count(tc.want); n != 1 {
 				t.Errorf("Stats().Count(%v) = %d, want 1", tc.want, n)
@@ -276,7 +281,7 @@ func TestWire(t *testing.T) {
 		{"not TCP", rec(LinkRaw, v4{proto: 17}.wrap(make([]byte, 8))), NotTCP, 0},
 	} {
 		d := NewDecoder(DecoderConfig{})
-		var p Packet
+		var p flowtable.Packet
 		r := tc.rec
 		if k := d.Decode(&r, &p); k != tc.kind {
 			t.Fatalf("%s: Decode = %v, want %v", tc.name, k, tc.kind)
@@ -291,7 +296,7 @@ func TestWire(t *testing.T) {
 // A reused Packet must not keep options from an earlier segment.
 func TestDecodeResetsPacket(t *testing.T) {
 	d := NewDecoder(DecoderConfig{})
-	var p Packet
+	var p flowtable.Packet
 	r1 := rec(LinkEthernet, ether(0x8100, cat(vlanTag(9, 0x0800), v4{}.wrap(synSeg.bytes()))))
 	r2 := rec(LinkRaw, v4{}.wrap(dataSeg.bytes()))
 	if d.Decode(&r1, &p) != TCP || d.Decode(&r2, &p) != TCP {

@@ -33,7 +33,7 @@ func (c *Census) add(o *Census) {
 }
 
 // census counts the shard's live flows.
-func (s *Shard) census() Census {
+func (s *shard) census() Census {
 	c := Census{Flows: s.count, Stats: s.stats}
 	c.Stats.Active = uint64(s.count)
 	for pos := range s.flows.len() {

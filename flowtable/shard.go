@@ -49,20 +49,9 @@ func (s *Stats) add(o *Stats) {
 	}
 }
 
-// Segment is one decoded TCP segment as the table takes it: its tuple as a
-// Key (pointer-free, so batches of them cost the GC nothing), the capture
-// time (Unix ns), the IP datagram length the byte counters add, and the TCP
-// header.
-type Segment struct {
-	Key   Key
-	TS    int64
-	IPLen uint32
-	TCP   fsm.Segment
-}
-
-// Shard is one partition of the table. It is not safe for concurrent use:
+// shard is one partition of the table. It is not safe for concurrent use:
 // a Table gives each shard to one goroutine; tests may drive one directly.
-type Shard struct {
+type shard struct {
 	cfg      *fsm.Config
 	maxFlows int
 	flows    slab[entry]
@@ -86,44 +75,27 @@ type Shard struct {
 
 	// Packet reporting (packet.go): the mode, the wire headers of the
 	// packet being processed, and chunks the events' copies come from.
-	packets   PacketEvents
-	curWire   []byte
-	curFrame  uint64
-	pktSpare  []Packet
-	wireSpare []byte
+	packets     PacketEvents
+	curWire     []byte
+	curFrame    uint64
+	reportSpare []PacketReport
+	wireSpare   []byte
 }
 
-// NewShard makes a shard holding at most maxFlows flows (0: no limit).
-func NewShard(cfg *fsm.Config, maxFlows int, events bool) *Shard {
-	return &Shard{cfg: cfg, maxFlows: maxFlows, ix: newIndex(), recordEvents: events}
+// newShard makes a shard holding at most maxFlows flows (0: no limit).
+// Set keepAcct (each flow's start time, packet and byte counters and TCP
+// flags), keepSums (an fsm.Summary per flow, fed every segment of the flow,
+// invalid ones too, handed out with DESTROY events and by summaries) and
+// destroyOnly (record DESTROY events only: what a consumer of ended flows
+// needs, without a NEW and several UPDATEs per connection) before the
+// first process.
+func newShard(cfg *fsm.Config, maxFlows int, events bool) *shard {
+	return &shard{cfg: cfg, maxFlows: maxFlows, ix: newIndex(), recordEvents: events}
 }
-
-// DestroyEventsOnly makes a shard that records events record only DESTROY
-// events: what a consumer of ended flows needs, without the cost of a NEW
-// and several UPDATEs per connection.
-func (s *Shard) DestroyEventsOnly() { s.destroyOnly = true }
-
-// KeepAcct makes the shard keep each flow's start time and packet and byte
-// counters (Flow.Start, Packets, Bytes). Call it before the first Process.
-func (s *Shard) KeepAcct() { s.keepAcct = true }
-
-// ReportPackets makes a shard that records events also record an
-// EventPacket for the packets mode selects. Call it before the first
-// Process.
-func (s *Shard) ReportPackets(mode PacketEvents) {
-	if s.recordEvents {
-		s.packets = mode
-	}
-}
-
-// KeepSummaries makes the shard keep an fsm.Summary per flow, fed every
-// segment of the flow (invalid ones too), handed out with DESTROY events
-// and by Summaries. Call it before the first Process.
-func (s *Shard) KeepSummaries() { s.keepSums = true }
 
 // summaryCopy gives a DESTROY event its own copy of a summary; copies are
 // carved from chunks so that ending flows costs an allocation per chunk.
-func (s *Shard) summaryCopy(sum *fsm.Summary) *fsm.Summary {
+func (s *shard) summaryCopy(sum *fsm.Summary) *fsm.Summary {
 	if len(s.spare) == 0 {
 		s.spare = make([]fsm.Summary, 64)
 	}
@@ -134,7 +106,7 @@ func (s *Shard) summaryCopy(sum *fsm.Summary) *fsm.Summary {
 }
 
 // flow is the outside view of the flow at pos.
-func (s *Shard) flow(pos uint32) Flow {
+func (s *shard) flow(pos uint32) Flow {
 	var a *acct
 	if s.keepAcct {
 		a = s.acct.at(pos)
@@ -144,7 +116,7 @@ func (s *Shard) flow(pos uint32) Flow {
 
 // account adds a packet of ipLen bytes with TCP flags fl to the flow's
 // counters, when kept.
-func (s *Shard) account(pos uint32, dir fsm.Dir, ipLen uint32, fl fsm.Flags) {
+func (s *shard) account(pos uint32, dir fsm.Dir, ipLen uint32, fl fsm.Flags) {
 	if s.keepAcct {
 		a := s.acct.at(pos)
 		a.Packets[dir]++
@@ -157,12 +129,12 @@ func (s *Shard) account(pos uint32, dir fsm.Dir, ipLen uint32, fl fsm.Flags) {
 
 // prefetchSlot starts loading the index slot a segment with hash h will
 // probe first; prefetchFlow, a little later, the flow that slot points at
-// (and its counters), so that Process finds both in cache.
-func (s *Shard) prefetchSlot(h uint64) {
+// (and its counters), so that process finds both in cache.
+func (s *shard) prefetchSlot(h uint64) {
 	prefetch(uintptr(unsafe.Pointer(&s.ix.slots[h&s.ix.mask])))
 }
 
-func (s *Shard) prefetchFlow(h uint64) {
+func (s *shard) prefetchFlow(h uint64) {
 	slot := s.ix.slots[h&s.ix.mask]
 	if slot == 0 {
 		return
@@ -174,9 +146,9 @@ func (s *Shard) prefetchFlow(h uint64) {
 	}
 }
 
-// Process applies one segment; seq numbers packets in reading order from 1,
+// process applies one segment; seq numbers packets in reading order from 1,
 // h is the key's Hash (computed by the caller that picked the shard).
-func (s *Shard) Process(p *Segment, seq, h uint64) {
+func (s *shard) process(p *segment, seq, h uint64) {
 	s.stats.Segments++
 	pos, reply, ok := s.ix.find(&s.flows, &p.Key, h)
 	if ok && s.flows.at(pos).Expires <= p.TS {
@@ -231,7 +203,7 @@ func (s *Shard) Process(p *Segment, seq, h uint64) {
 		// so that every segment lands in exactly one verdict counter.
 		s.destroy(pos, p.TS, seq, Reopened, h)
 		s.stats.Segments--
-		s.Process(p, seq, h)
+		s.process(p, seq, h)
 		return
 	}
 	if r.Events != 0 && s.recordEvents && !s.destroyOnly {
@@ -240,7 +212,7 @@ func (s *Shard) Process(p *Segment, seq, h uint64) {
 	s.report(p, seq, pos, dir, &r)
 }
 
-func (s *Shard) create(p *Segment, seq, h uint64) {
+func (s *shard) create(p *segment, seq, h uint64) {
 	var c fsm.Conn
 	if !c.Start(s.cfg, &p.TCP) {
 		s.stats.Invalid++
@@ -292,7 +264,7 @@ func (s *Shard) create(p *Segment, seq, h uint64) {
 	s.report(p, seq, pos, fsm.Original, &r)
 }
 
-func (s *Shard) alloc() uint32 {
+func (s *shard) alloc() uint32 {
 	if n := len(s.free); n > 0 {
 		pos := s.free[n-1]
 		s.free = s.free[:n-1]
@@ -309,7 +281,7 @@ func (s *Shard) alloc() uint32 {
 }
 
 // destroy removes the flow at pos; h is its key's hash (zero: work it out).
-func (s *Shard) destroy(pos uint32, ts int64, seq uint64, why DestroyReason, h uint64) {
+func (s *shard) destroy(pos uint32, ts int64, seq uint64, why DestroyReason, h uint64) {
 	f := s.flows.at(pos)
 	if h == 0 {
 		h = f.Key.Hash()
@@ -341,7 +313,7 @@ func (s *Shard) destroy(pos uint32, ts int64, seq uint64, why DestroyReason, h u
 // earlyDrop frees room the way the kernel prefers: a flow that is not
 // ASSURED. Among the next few to expire on each timer list it takes the one
 // expiring soonest; assured flows are never evicted here.
-func (s *Shard) earlyDrop(now int64, seq uint64) bool {
+func (s *shard) earlyDrop(now int64, seq uint64) bool {
 	const scan = 8
 	victim := noFlow
 	for li := range s.tm.lists {
@@ -364,8 +336,8 @@ func (s *Shard) earlyDrop(now int64, seq uint64) bool {
 	return true
 }
 
-// Sweep expires every flow whose timeout ran out by now: O(expired).
-func (s *Shard) Sweep(now int64) {
+// sweep expires every flow whose timeout ran out by now: O(expired).
+func (s *shard) sweep(now int64) {
 	for li := range s.tm.lists {
 		for {
 			pos := s.tm.lists[li].head
@@ -377,15 +349,15 @@ func (s *Shard) Sweep(now int64) {
 	}
 }
 
-// Finish expires everything due by now, including flows a backwards step in
+// finish expires everything due by now, including flows a backwards step in
 // capture time left behind a later list head, and returns the live flows.
-func (s *Shard) Finish(now int64) []Flow {
+func (s *shard) finish(now int64) []Flow {
 	s.expireAll(now)
-	return s.AppendLive(make([]Flow, 0, s.count))
+	return s.appendLive(make([]Flow, 0, s.count))
 }
 
-func (s *Shard) expireAll(now int64) {
-	s.Sweep(now)
+func (s *shard) expireAll(now int64) {
+	s.sweep(now)
 	for pos := range s.flows.len() {
 		f := s.flows.at(pos)
 		if f.live() && f.Expires <= now {
@@ -395,8 +367,8 @@ func (s *Shard) expireAll(now int64) {
 	s.stats.Active = uint64(s.count)
 }
 
-// AppendLive appends copies of the live flows to dst.
-func (s *Shard) AppendLive(dst []Flow) []Flow {
+// appendLive appends copies of the live flows to dst.
+func (s *shard) appendLive(dst []Flow) []Flow {
 	for pos := range s.flows.len() {
 		if s.flows.at(pos).live() {
 			dst = append(dst, s.flow(pos))
@@ -407,7 +379,7 @@ func (s *Shard) AppendLive(dst []Flow) []Flow {
 
 // appendRefs appends a reference to every live flow, for ordered output
 // straight from the slab.
-func (s *Shard) appendRefs(dst []ref, shard int) []ref {
+func (s *shard) appendRefs(dst []ref, shard int) []ref {
 	for pos := range s.flows.len() {
 		if f := s.flows.at(pos); f.live() {
 			dst = append(dst, ref{id: f.ID, shard: uint32(shard), pos: pos})
@@ -417,23 +389,23 @@ func (s *Shard) appendRefs(dst []ref, shard int) []ref {
 }
 
 // dropIndex frees the lookup index once no more packets will come.
-func (s *Shard) dropIndex() { s.ix, s.free = index{}, nil }
+func (s *shard) dropIndex() { s.ix, s.free = index{}, nil }
 
-// Snapshot copies the live flows.
-func (s *Shard) Snapshot() []Flow {
-	return s.AppendLive(make([]Flow, 0, s.count))
+// snapshot copies the live flows.
+func (s *shard) snapshot() []Flow {
+	return s.appendLive(make([]Flow, 0, s.count))
 }
 
-// Summaries copies the live flows' summaries, in Snapshot's order; nil
+// summaries copies the live flows' summaries, in Snapshot's order; nil
 // unless the shard keeps them.
-func (s *Shard) Summaries() []fsm.Summary {
+func (s *shard) summaries() []fsm.Summary {
 	if !s.keepSums {
 		return nil
 	}
 	return s.appendSummaries(make([]fsm.Summary, 0, s.count))
 }
 
-func (s *Shard) appendSummaries(dst []fsm.Summary) []fsm.Summary {
+func (s *shard) appendSummaries(dst []fsm.Summary) []fsm.Summary {
 	for pos := range s.flows.len() {
 		if s.flows.at(pos).live() {
 			dst = append(dst, *s.sums.at(pos))
@@ -442,15 +414,12 @@ func (s *Shard) appendSummaries(dst []fsm.Summary) []fsm.Summary {
 	return dst
 }
 
-// Stats returns the shard's counters.
-func (s *Shard) Stats() Stats { return s.stats }
-
-// TakeEvents hands over the events recorded since the last call.
-func (s *Shard) TakeEvents(dst []Event) []Event {
+// takeEvents hands over the events recorded since the last call.
+func (s *shard) takeEvents(dst []Event) []Event {
 	dst = append(dst, s.events...)
 	s.events = s.events[:0]
 	return dst
 }
 
-// Len is the number of flows held.
-func (s *Shard) Len() int { return s.count }
+// len is the number of flows held.
+func (s *shard) len() int { return s.count }

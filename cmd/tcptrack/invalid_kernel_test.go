@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/tcptrack/tcptrack/assemble"
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
 	"github.com/tcptrack/tcptrack/internal/kernelcorpus"
 	"github.com/tcptrack/tcptrack/internal/kmsg"
@@ -249,7 +250,7 @@ func indexCapture(t *testing.T, path string) *captureIndex {
 	}
 	d := assemble.NewDecoder(assemble.DecoderConfig{})
 	idx := &captureIndex{keys: map[string]bool{}}
-	var p assemble.Packet
+	var p flowtable.Packet
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {

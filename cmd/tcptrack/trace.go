@@ -10,7 +10,7 @@ import (
 
 	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/flowtable"
-	"github.com/tcptrack/tcptrack/fsm"
+	"github.com/tcptrack/tcptrack/output"
 )
 
 const traceUsage = `Usage: tcptrack trace [flags] FILE... [BPF expression]
@@ -105,8 +105,9 @@ func parseTraceFlags(args []string, stderr io.Writer) (*traceOptions, error) {
 	return o, nil
 }
 
-// cmdTrace replays the files on one shard, every packet reported, and
-// draws the ladders at the end.
+// cmdTrace replays the files through the pipeline into a one-shard table
+// that reports every packet, and draws the ladders (package output) at the
+// end.
 func cmdTrace(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	o, err := parseTraceFlags(args, stderr)
 	if err != nil {
@@ -123,17 +124,15 @@ func cmdTrace(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return usagef("trace: %v", err)
 		}
 	}
-	ls := newLadderSet(o.absolute, o.maxPackets)
+	ls := output.NewLadders(o.absolute, o.maxPackets)
 	table := flowtable.New(flowtable.Config{FSM: o.fsm, Shards: 1, MaxFlows: o.maxFlows, Packets: flowtable.PacketsAll,
 		OnEvents: func(evs []flowtable.Event) {
 			for i := range evs {
-				ls.add(&evs[i])
+				ls.Add(&evs[i])
 			}
 		}})
-	dec := assemble.NewDecoder(assemble.DecoderConfig{VerifyTCPChecksum: o.checksum})
-	var pkt assemble.Packet
-	var frame uint64
-	var last int64
+	pl := assemble.NewPipeline(table, assemble.DecoderConfig{VerifyTCPChecksum: o.checksum})
+	var n uint64 // records read, the filtered ones too: the packets' numbers
 	var warnings []error
 	for {
 		rec, err := src.Next()
@@ -148,39 +147,30 @@ func cmdTrace(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				}
 				break
 			}
-			table.Close(last)
+			table.Close(pl.Now())
 			return err
 		}
-		frame++
+		n++
 		if filter != nil && !filter.Match(&rec) {
 			continue
 		}
-		rec.TS = max(rec.TS, last) // as read does: a step back arrives at the latest time seen
-		last = rec.TS
-		switch dec.Decode(&rec, &pkt) {
-		case assemble.TCP:
-			seg := flowtable.SegmentOf(&pkt)
-			table.AddSegment(&seg, frame, dec.Wire())
-		case assemble.Rejected:
-			seg := flowtable.SegmentOf(&pkt)
-			table.Refuse(&seg, frame, fsm.Reason{Code: pkt.Reject}, dec.Wire())
-		}
+		pl.AddNumbered(&rec, n)
 	}
-	table.Close(last)
+	table.Close(pl.Now())
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "tcptrack: warning: %v (the trace covers what was read)\n", w)
 	}
-	if ls.overflow {
+	if ls.Overflowed() {
 		fmt.Fprintf(stderr, "tcptrack: warning: the trace stops after %d packets (--max-packets); narrow it with a BPF filter\n", o.maxPackets)
 	}
-	if len(ls.order) == 0 {
+	if ls.Len() == 0 {
 		fmt.Fprintln(stderr, "tcptrack: no TCP packet selected")
 	}
 	out := bufio.NewWriterSize(stdout, 1<<16)
 	if o.output == "svg" {
-		err = writeLaddersSVG(out, ls)
+		err = ls.WriteSVG(out)
 	} else {
-		err = writeLaddersText(out, ls, o.absolute)
+		err = ls.WriteText(out)
 	}
 	if err != nil {
 		return err
