@@ -71,6 +71,9 @@ type Shard struct {
 	acct               slab[acct]
 	sums               slab[fsm.Summary]
 	spare              []fsm.Summary
+
+	// hosts, when kept, are the tuples' endpoint sockets (hosts.go).
+	hosts *hostTable
 }
 
 // NewShard makes a shard holding at most maxFlows flows (0: no limit).
@@ -86,6 +89,21 @@ func (s *Shard) KeepAcct() { s.keepAcct = true }
 // segment of the flow (invalid ones too), handed out with DESTROY events
 // and by Summaries. Call it before the first Process.
 func (s *Shard) KeepSummaries() { s.keepSums = true }
+
+// KeepHosts makes the shard track each tuple's two endpoint sockets with
+// the hosts' settings cfg (read-only, shared), handed out with every Flow
+// and by HostPairs. Call it before the first Process.
+func (s *Shard) KeepHosts(cfg *fsm.HostConfig) {
+	if cfg != nil {
+		s.hosts = newHostTable(cfg, s.maxFlows)
+	}
+}
+
+// exists reports whether conntrack has an entry for k.
+func (s *Shard) exists(k *Key, h uint64) bool {
+	_, _, ok := s.ix.find(&s.flows, k, h)
+	return ok
+}
 
 // summaryCopy gives a DESTROY event its own copy of a summary; copies are
 // carved from chunks so that ending flows costs an allocation per chunk.
@@ -105,7 +123,13 @@ func (s *Shard) flow(pos uint32) Flow {
 	if s.keepAcct {
 		a = s.acct.at(pos)
 	}
-	return makeFlow(s.flows.at(pos), a)
+	f := makeFlow(s.flows.at(pos), a)
+	if s.hosts != nil {
+		if hp, ok := s.hosts.lookup(f.Key); ok {
+			f.Hosts, f.HasHosts, f.hostsSide, f.hostCfg = hp.Hosts, true, hp.Side(f.Key), s.hosts.cfg
+		}
+	}
+	return f
 }
 
 // account adds a packet of ipLen bytes to the flow's counters, when kept.
@@ -139,6 +163,14 @@ func (s *Shard) prefetchFlow(h uint64) {
 // Process applies one segment; seq numbers packets in reading order from 1,
 // h is the key's Hash (computed by the caller that picked the shard).
 func (s *Shard) Process(p *Segment, seq, h uint64) {
+	if s.hosts != nil {
+		s.hosts.process(p, seq, h, s.exists)
+	}
+	s.track(p, seq, h)
+}
+
+// track is conntrack's part of Process.
+func (s *Shard) track(p *Segment, seq, h uint64) {
 	s.stats.Segments++
 	pos, reply, ok := s.ix.find(&s.flows, &p.Key, h)
 	if ok && s.flows.at(pos).Expires <= p.TS {
@@ -190,7 +222,7 @@ func (s *Shard) Process(p *Segment, seq, h uint64) {
 		// so that every segment lands in exactly one verdict counter.
 		s.destroy(pos, p.TS, seq, Reopened, h)
 		s.stats.Segments--
-		s.Process(p, seq, h)
+		s.track(p, seq, h)
 		return
 	}
 	if r.Events != 0 && s.recordEvents {
@@ -315,8 +347,12 @@ func (s *Shard) earlyDrop(now int64, seq uint64) bool {
 	return true
 }
 
-// Sweep expires every flow whose timeout ran out by now: O(expired).
+// Sweep expires every flow whose timeout ran out by now: O(expired); and
+// looks at a few host pairs for ones that are over.
 func (s *Shard) Sweep(now int64) {
+	if s.hosts != nil {
+		s.hosts.sweep(now, s.exists)
+	}
 	for li := range s.tm.lists {
 		for {
 			pos := s.tm.lists[li].head
@@ -367,8 +403,17 @@ func (s *Shard) appendRefs(dst []ref, shard int) []ref {
 	return dst
 }
 
-// dropIndex frees the lookup index once no more packets will come.
+// dropIndex frees the lookup index once no more packets will come (the
+// host pairs keep theirs: flows are matched to them on output).
 func (s *Shard) dropIndex() { s.ix, s.free = index{}, nil }
+
+// HostPairs copies every host pair the shard holds (nil unless KeepHosts).
+func (s *Shard) HostPairs() []HostPair {
+	if s.hosts == nil {
+		return nil
+	}
+	return s.hosts.appendLive(nil)
+}
 
 // Snapshot copies the live flows.
 func (s *Shard) Snapshot() []Flow {

@@ -31,6 +31,12 @@ type Config struct {
 	// Acct keeps each flow's start time and packet and byte counters
 	// (Flow.Start, Packets, Bytes; 40 bytes a flow). Off, they stay zero.
 	Acct bool
+	// Hosts, when set, tracks each tuple's two endpoint sockets as the
+	// hosts hold them (fsm.Hosts, with these settings): handed out with
+	// every Flow and, for tuples conntrack has no entry for too, by
+	// Result.HostPairs. About 300 bytes a tuple; the pairs count against
+	// MaxFlows on their own.
+	Hosts *fsm.HostConfig
 }
 
 type item struct {
@@ -115,6 +121,7 @@ func New(cfg Config) *Table {
 		if cfg.Acct {
 			s.KeepAcct()
 		}
+		s.KeepHosts(cfg.Hosts)
 		t.shards = append(t.shards, s)
 		t.filling = append(t.filling, nil)
 		if cfg.Shards == 1 {
@@ -345,6 +352,26 @@ type Result struct {
 	Stats  Stats
 	order  []ref
 	shards []*Shard
+}
+
+// HostPairs copies every host pair in first-seen order (nil unless
+// Config.Hosts): the endpoint sockets of every tuple seen, conntrack entry
+// or not.
+func (r *Result) HostPairs() []HostPair {
+	var out []HostPair
+	for _, s := range r.shards {
+		out = append(out, s.HostPairs()...)
+	}
+	slices.SortFunc(out, func(a, b HostPair) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
 }
 
 // ref points at one live flow in a closed table.

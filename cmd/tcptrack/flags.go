@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +30,10 @@ tcpdump takes it (e.g. "tcp port 443 and host 10.0.0.1").
 Output:
   -o, --output FORMAT      conntrack (default): conntrack -L lines;
                            table: netstat-style table with each endpoint's socket state;
-                           json: one JSON object per flow per line, with each direction's summary;
+                           json: one JSON object per flow per line, with each direction's summary
+                           and each endpoint's socket (state, confirmed, timer);
+                           netstat: per host, the lines netstat -tn would print on it at --now;
+                           sockets: per host, one JSON object per socket (state, confirmed, timer);
                            zeek: Zeek conn.log (TSV) with a record for every flow, ended ones too;
                            zeek-json: the same records as JSON lines
       --columns LIST       table columns, comma-separated ("+LIST": the defaults and LIST; "all");
@@ -36,6 +41,8 @@ Output:
                            %s
                            from the summary, per direction o/r: seen ip-bytes payload retrans
                            retrans-bytes ooo zerowin dupack missed invalid rtt; also age zeek-state history
+      --host ADDR          -o netstat / sockets: only the host with this address
+      --timers             -o netstat: add netstat -o's Timer column
       --extended           conntrack lines with the "ipv4     2 " prefix (conntrack -o extended)
       --acct               packets=N bytes=N after each tuple (nf_conntrack_acct=1)
   -e, --events             print conntrack -E style [NEW]/[UPDATE]/[DESTROY] lines while replaying
@@ -63,6 +70,11 @@ func trackingUsage() string {
       --ignore-invalid-rst do not mark out-of-window RSTs invalid (nf_conntrack_tcp_ignore_invalid_rst)
       --max-retrans N      retransmissions before the 300 s timeout (nf_conntrack_tcp_max_retrans, default 3)
       --timeout NAME=SECS  override a timeout; repeatable. NAME: %s
+      --host-timeout NAME=VALUE[,...]
+                           the endpoint hosts' own timers (net.ipv4.tcp_* on the hosts; repeatable):
+                           fin_timeout=SECS (60), syn_retries=N (6), syn_linear_timeouts=N (4),
+                           synack_retries=N (5), time_wait=SECS (60, fixed in Linux),
+                           rto_min_us=N (200000), rfc1337=0|1 (0), hz=N (250, the kernel's CONFIG_HZ)
       --max-flows N        table size limit; when full, flows that are not ASSURED are evicted
                            first, as the kernel's early drop (default %d; %d when the
                            output keeps summaries: -o json, zeek, zeek-json)
@@ -88,6 +100,8 @@ type readOptions struct {
 	stats     bool
 	statsJSON bool          // --stats=json
 	columns   []tableColumn // -o table: nil means the default set
+	host      netip.Addr    // -o netstat / sockets: only this host
+	timers    bool          // -o netstat: Timer column
 	progress  string
 	noTrack   bool
 	filter    string
@@ -117,6 +131,7 @@ func addLineFlags(fs *flag.FlagSet, o *lineFlags) {
 // equivalents and the table's shape.
 type tracking struct {
 	fsm         fsm.Config
+	hosts       fsm.HostConfig // the endpoint hosts' settings (--host-timeout)
 	maxFlows    int
 	maxFlowsSet bool
 	shards      int
@@ -126,6 +141,7 @@ type tracking struct {
 // --timeout, --max-flows and --shards; call the returned func after Parse.
 func addTrackingFlags(fs *flag.FlagSet, o *tracking) func() {
 	o.fsm = fsm.DefaultConfig()
+	o.hosts = fsm.DefaultHostConfig()
 	o.maxFlows = defaultMaxFlows
 	o.shards = runtime.GOMAXPROCS(0)
 	loose, noLoose := true, false
@@ -152,6 +168,7 @@ func addTrackingFlags(fs *flag.FlagSet, o *tracking) func() {
 		}
 		return o.fsm.Timeouts.Set(name, time.Duration(s*float64(time.Second)))
 	})
+	fs.Func("host-timeout", "", func(v string) error { return parseHostTimeouts(&o.hosts, v) })
 	fs.Func("max-flows", "", func(v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -175,11 +192,11 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	fs.SetOutput(io.Discard)
 	output := func(v string) error {
 		switch v {
-		case "conntrack", "table", "json", "zeek", "zeek-json":
+		case "conntrack", "table", "json", "zeek", "zeek-json", "netstat", "sockets":
 			o.output, o.outputSet = v, true
 			return nil
 		}
-		return fmt.Errorf("unknown output format %q (conntrack, table, json, zeek or zeek-json)", v)
+		return fmt.Errorf("unknown output format %q (conntrack, table, json, zeek, zeek-json, netstat or sockets)", v)
 	}
 	columns := ""
 	fs.StringVar(&columns, "columns", "", "")
@@ -204,6 +221,15 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 		return fmt.Errorf("--progress takes auto, always or never, not %q", v)
 	})
 	fs.BoolVar(&o.noTrack, "no-track", false, "")
+	fs.Func("host", "", func(v string) error {
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return fmt.Errorf("--host takes an IP address, not %q", v)
+		}
+		o.host = a.Unmap()
+		return nil
+	})
+	fs.BoolVar(&o.timers, "timers", false, "")
 	fs.StringVar(&o.filter, "f", "", "")
 	fs.StringVar(&o.filter, "filter", "", "")
 	finishTracking := addTrackingFlags(fs, &o.tracking)
@@ -265,6 +291,9 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	if o.output == "" {
 		o.output = "conntrack"
 	}
+	if (o.host.IsValid() || o.timers) && o.output != "netstat" && o.output != "sockets" {
+		return nil, usagef("read: --host and --timers are for -o netstat or -o sockets")
+	}
 	return o, nil
 }
 
@@ -302,6 +331,19 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// wantHosts reports whether the output shows the hosts' own sockets.
+func (o *readOptions) wantHosts() bool {
+	switch o.output {
+	case "json", "netstat", "sockets":
+		return true
+	case "table":
+		return o.columns == nil || slices.ContainsFunc(o.columns, func(c tableColumn) bool {
+			return c.name == "client-state" || c.name == "server-state"
+		})
+	}
+	return false
 }
 
 // wantSummaries reports whether the output needs each flow's summary.

@@ -11,19 +11,21 @@ import (
 
 // jsonFlow is the -o json schema (one object per line); README documents it.
 type jsonFlow struct {
-	Family    string     `json:"family"` // "ipv4" or "ipv6"
-	Proto     string     `json:"proto"`  // always "tcp"
-	State     string     `json:"state"`  // conntrack state, e.g. "ESTABLISHED"
-	Timeout   int64      `json:"timeout"`
-	Unreplied bool       `json:"unreplied"`
-	Assured   bool       `json:"assured"`
-	Original  jsonTuple  `json:"original"`
-	Reply     jsonTuple  `json:"reply"`
-	Sockets   jsonSocket `json:"sockets"`
-	FirstSeen string     `json:"first_seen"` // RFC 3339, nanoseconds
-	LastSeen  string     `json:"last_seen"`
-	IdleSecs  float64    `json:"idle_seconds"`
-	Zeek      *jsonZeek  `json:"zeek,omitempty"` // with summaries: the conn.log view
+	Family    string            `json:"family"` // "ipv4" or "ipv6"
+	Proto     string            `json:"proto"`  // always "tcp"
+	State     string            `json:"state"`  // conntrack state, e.g. "ESTABLISHED"
+	Timeout   int64             `json:"timeout"`
+	Unreplied bool              `json:"unreplied"`
+	Assured   bool              `json:"assured"`
+	Original  jsonTuple         `json:"original"`
+	Reply     jsonTuple         `json:"reply"`
+	Sockets   jsonSocket        `json:"sockets"`
+	Confirmed jsonSockConfirmed `json:"sockets_confirmed"`
+	Timers    jsonSockTimers    `json:"socket_timers"`
+	FirstSeen string            `json:"first_seen"` // RFC 3339, nanoseconds
+	LastSeen  string            `json:"last_seen"`
+	IdleSecs  float64           `json:"idle_seconds"`
+	Zeek      *jsonZeek         `json:"zeek,omitempty"` // with summaries: the conn.log view
 }
 
 // jsonZeek is the flow as Zeek's conn.log would describe it.
@@ -64,8 +66,30 @@ type jsonTuple struct {
 }
 
 type jsonSocket struct {
-	Original string `json:"original"` // the endpoint that sent the first packet
+	Original string `json:"original"` // the endpoint that sent the first packet; "-" unknown, "GONE" no socket any more
 	Reply    string `json:"reply"`
+}
+
+// jsonSockConfirmed: false where the state rests on something the wire has
+// not shown (and for "-").
+type jsonSockConfirmed struct {
+	Original bool `json:"original"`
+	Reply    bool `json:"reply"`
+}
+
+// jsonSockTimers: seconds left on each host's own timer (TIME_WAIT,
+// orphaned FIN_WAIT2, SYN_SENT's and SYN_RECV's retransmission), or null.
+type jsonSockTimers struct {
+	Original *float64 `json:"original"`
+	Reply    *float64 `json:"reply"`
+}
+
+func timerSeconds(so fsm.Socket) *float64 {
+	if so.Timer == fsm.TimerNone {
+		return nil
+	}
+	v := float64(so.Left.Milliseconds()) / 1e3
+	return &v
 }
 
 func writeJSON(w io.Writer, flows []flowtable.Flow, now int64) error {
@@ -81,7 +105,7 @@ func writeJSONList(w io.Writer, flows flowList, now int64) error {
 		f := &fl
 		k := &f.Key
 		st := f.Conn.Status()
-		cs, ss := f.Conn.Sockets()
+		cs, ss := f.Sockets(now)
 		fam := "ipv6"
 		if k.Is4 {
 			fam = "ipv4"
@@ -96,7 +120,9 @@ func writeJSONList(w io.Writer, flows flowList, now int64) error {
 				Packets: f.Packets[fsm.Original], Bytes: f.Bytes[fsm.Original]},
 			Reply: jsonTuple{Src: k.DstAddr().String(), Dst: k.SrcAddr().String(), Sport: k.DstPort, Dport: k.SrcPort,
 				Packets: f.Packets[fsm.Reply], Bytes: f.Bytes[fsm.Reply]},
-			Sockets:   jsonSocket{Original: cs.String(), Reply: ss.String()},
+			Sockets:   jsonSocket{Original: cs.State.String(), Reply: ss.State.String()},
+			Confirmed: jsonSockConfirmed{Original: cs.Confirmed, Reply: ss.Confirmed},
+			Timers:    jsonSockTimers{Original: timerSeconds(cs), Reply: timerSeconds(ss)},
 			FirstSeen: time.Unix(0, f.Start).UTC().Format(time.RFC3339Nano),
 			LastSeen:  time.Unix(0, f.Last).UTC().Format(time.RFC3339Nano),
 			IdleSecs:  float64(max(now-f.Last, 0)) / 1e9,

@@ -338,7 +338,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 	viewOn := !o.events && !o.once && isTerminal(stdout)
 
 	lo := lineOpts{acct: o.acct, extended: o.extended}
-	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, TickEvery: int64(liveReadTimeout), Acct: true}
+	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, TickEvery: int64(liveReadTimeout), Acct: true, Hosts: &o.hosts}
 	switch {
 	case o.events:
 		// One write per line: a pipe reader sees each change at once.

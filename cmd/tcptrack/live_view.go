@@ -335,15 +335,16 @@ func (v *liveView) render(b *bytes.Buffer, width, height int, styled bool) {
 
 func rowCells(r *viewRow, now int64) [len(viewColumns)]string {
 	f := &r.f
-	cs, ss := f.Conn.Sockets()
+	cso, sso := f.Sockets(now)
+	cs, ss := socketText(cso), socketText(sso)
 	flags := flagsText(f.Conn.Status())
 	timeout := strconv.FormatInt(f.TimeoutAt(now), 10)
 	if r.gone {
 		flags, timeout = "closed", "-"
 	}
 	return [len(viewColumns)]string{
-		endpoint(f.Key.SrcAddr(), f.Key.SrcPort), cs.String(),
-		endpoint(f.Key.DstAddr(), f.Key.DstPort), ss.String(),
+		endpoint(f.Key.SrcAddr(), f.Key.SrcPort), cs,
+		endpoint(f.Key.DstAddr(), f.Key.DstPort), ss,
 		f.Conn.State().String(), flags, timeout,
 		strconv.FormatUint(f.Packets[fsm.Original], 10) + "/" + strconv.FormatUint(f.Packets[fsm.Reply], 10),
 		humanBytes(float64(f.Bytes[fsm.Original])) + "/" + humanBytes(float64(f.Bytes[fsm.Reply])),

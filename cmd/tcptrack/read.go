@@ -78,6 +78,9 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer out.Flush()
 	lo := lineOpts{acct: o.acct, extended: o.extended}
 	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, Summaries: o.wantSummaries(), Acct: o.wantAcct()}
+	if o.wantHosts() {
+		cfg.Hosts = &o.hosts
+	}
 	var zw *zeekWriter // -o zeek: ended flows get their records from DESTROY events
 	if o.output == "zeek" || o.output == "zeek-json" {
 		zw = newZeekWriter(out, o.output == "zeek-json", o.events)
@@ -205,6 +208,14 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if zw != nil {
 		if err := zw.finish(&res, now); err != nil {
+			return err
+		}
+	} else if o.output == "netstat" {
+		if err := writeNetstat(out, res.HostPairs(), &o.hosts, now, o.host, o.timers); err != nil {
+			return err
+		}
+	} else if o.output == "sockets" {
+		if err := writeSocketsJSON(out, res.HostPairs(), &o.hosts, now, o.host); err != nil {
 			return err
 		}
 	} else if !o.events || o.outputSet {

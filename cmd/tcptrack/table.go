@@ -79,9 +79,9 @@ func tableColumns() []tableColumn {
 	}
 	return []tableColumn{
 		{name: "client", header: "Original (client)", flow: func(f *flowtable.Flow, _ int64) string { return endpoint(f.Key.SrcAddr(), f.Key.SrcPort) }},
-		{name: "client-state", header: "Client state", flow: func(f *flowtable.Flow, _ int64) string { c, _ := f.Conn.Sockets(); return c.String() }},
+		{name: "client-state", header: "Client state", flow: func(f *flowtable.Flow, now int64) string { c, _ := f.Sockets(now); return socketText(c) }},
 		{name: "server", header: "Reply (server)", flow: func(f *flowtable.Flow, _ int64) string { return endpoint(f.Key.DstAddr(), f.Key.DstPort) }},
-		{name: "server-state", header: "Server state", flow: func(f *flowtable.Flow, _ int64) string { _, s := f.Conn.Sockets(); return s.String() }},
+		{name: "server-state", header: "Server state", flow: func(f *flowtable.Flow, now int64) string { _, s := f.Sockets(now); return socketText(s) }},
 		{name: "state", header: "Conntrack", flow: func(f *flowtable.Flow, _ int64) string { return f.Conn.State().String() }},
 		{name: "flags", header: "Flags", flow: func(f *flowtable.Flow, _ int64) string { return flagsText(f.Conn.Status()) }},
 		{name: "timeout", header: "Timeout", flow: func(f *flowtable.Flow, now int64) string { return strconv.FormatInt(f.TimeoutAt(now), 10) }},

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tcptrack/tcptrack/flowtable"
+	"github.com/tcptrack/tcptrack/fsm"
+)
+
+// Each host's own sockets: the --host-timeout flag, the socket cell of the
+// table, and the per-host views -o netstat (netstat -tn's lines) and
+// -o sockets (one JSON object per socket).
+
+// parseHostTimeouts reads one --host-timeout value: NAME=VALUE pairs
+// separated by commas.
+func parseHostTimeouts(cfg *fsm.HostConfig, v string) error {
+	for _, kv := range strings.Split(v, ",") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("--host-timeout takes NAME=VALUE[,NAME=VALUE...], not %q", kv)
+		}
+		if err := cfg.Set(name, val); err != nil {
+			return fmt.Errorf("--host-timeout: %w", err)
+		}
+	}
+	return nil
+}
+
+// socketText is a socket as the table shows it: the state, "?" when
+// unconfirmed, and the timer as ss -o prints it.
+func socketText(so fsm.Socket) string {
+	s := so.State.String()
+	if so.State != fsm.SockUnknown && !so.Confirmed {
+		s += "?"
+	}
+	if so.Timer != fsm.TimerNone {
+		s += " " + ssTimer(so)
+	}
+	return s
+}
+
+// ssTimer is timer:(KIND,LEFT,RETRANS) as ss -o prints it.
+func ssTimer(so fsm.Socket) string {
+	return "timer:(" + so.Timer.String() + "," + ssDuration(so.Left) + "," + strconv.Itoa(so.Retrans) + ")"
+}
+
+// ssDuration formats a time left exactly as iproute2's ss does
+// (print_ms_timer), quirks included: 1.5 s is "1.500ms", 15 s "15sec",
+// 90 s "1min30sec", and nothing at all once it ran out.
+func ssDuration(d time.Duration) string {
+	ms := d.Milliseconds()
+	if ms < 0 {
+		ms = 0
+	}
+	secs, msecs := ms/1000, ms%1000
+	minutes := secs / 60
+	secs %= 60
+	var b strings.Builder
+	if minutes > 0 {
+		msecs = 0
+		fmt.Fprintf(&b, "%dmin", minutes)
+		if minutes > 9 {
+			secs = 0
+		}
+	}
+	if secs > 0 {
+		if secs > 9 {
+			msecs = 0
+		}
+		sep := "sec"
+		if msecs > 0 {
+			sep = "."
+		}
+		fmt.Fprintf(&b, "%d%s", secs, sep)
+	}
+	if msecs > 0 {
+		fmt.Fprintf(&b, "%03dms", msecs)
+	}
+	return b.String()
+}
+
+// hostSocket is one socket of one host, for the per-host views.
+type hostSocket struct {
+	local, remote netip.AddrPort
+	so            fsm.Socket
+}
+
+// hostSockets lists, per host address, the sockets it holds at now, in
+// first-seen order: every side of every pair that is not GONE and that
+// either spoke or whose state is known.
+func hostSockets(pairs []flowtable.HostPair, cfg *fsm.HostConfig, now int64) (order []netip.Addr, by map[netip.Addr][]hostSocket) {
+	by = map[netip.Addr][]hostSocket{}
+	for i := range pairs {
+		hp := &pairs[i]
+		ends := [2]netip.AddrPort{
+			netip.AddrPortFrom(hp.Key.SrcAddr(), hp.Key.SrcPort),
+			netip.AddrPortFrom(hp.Key.DstAddr(), hp.Key.DstPort),
+		}
+		for d := fsm.Original; d <= fsm.Reply; d++ {
+			so := hp.Hosts.Socket(cfg, d, now)
+			if so.State == fsm.SockGone || (so.State == fsm.SockUnknown && !hp.Hosts.Spoke(d)) {
+				continue
+			}
+			a := ends[d].Addr()
+			if _, ok := by[a]; !ok {
+				order = append(order, a)
+			}
+			by[a] = append(by[a], hostSocket{local: ends[d], remote: ends[d^1], so: so})
+		}
+	}
+	return order, by
+}
+
+// netstatState is the State column: net-tools' names, UNKNOWN for "-".
+func netstatState(st fsm.SockState) string {
+	if st == fsm.SockUnknown {
+		return "UNKNOWN"
+	}
+	return st.String()
+}
+
+// writeNetstat prints, for each host (or the one asked for), what
+// `netstat -tn` run on it at now would print. netstat reads
+// /proc/net/tcp, then /proc/net/tcp6, each in the order of the kernel's
+// established hash, whose key is a secret drawn at boot: no observer can
+// reproduce that order. We keep netstat's IPv4-then-IPv6 split and, within
+// each, the order the connections were first seen.
+func writeNetstat(w *bufio.Writer, pairs []flowtable.HostPair, cfg *fsm.HostConfig, now int64, only netip.Addr, timers bool) error {
+	order, by := hostSockets(pairs, cfg, now)
+	if only.IsValid() {
+		order = []netip.Addr{only.Unmap()}
+	}
+	for i, h := range order {
+		if !only.IsValid() {
+			if i > 0 {
+				w.WriteByte('\n')
+			}
+			fmt.Fprintf(w, "# host %s\n", h)
+		}
+		w.WriteString("Active Internet connections (w/o servers)\n")
+		header := "Proto Recv-Q Send-Q Local Address           Foreign Address         State      "
+		if timers {
+			header += " Timer"
+		}
+		w.WriteString(header + "\n")
+		socks := by[h]
+		for pass := 0; pass < 2; pass++ { // tcp, then tcp6
+			for _, s := range socks {
+				if s.local.Addr().Is4() != (pass == 0) {
+					continue
+				}
+				proto := "tcp"
+				if pass == 1 {
+					proto = "tcp6"
+				}
+				local, remote := netstatEndpoint(s.local), netstatEndpoint(s.remote)
+				line := fmt.Sprintf("%-4s  %6d %6d %-*s %-*s %-11s", proto, 0, s.so.SendQ,
+					max(23, len(local)), local, max(23, len(remote)), remote, netstatState(s.so.State))
+				if timers {
+					line += " " + netstatTimer(s.so)
+				}
+				w.WriteString(line + "\n")
+			}
+		}
+	}
+	return nil
+}
+
+// netstatEndpoint is ADDR:PORT as netstat -n prints it: IPv6 without
+// brackets, the address cut so that the whole fits in 23 columns (net-tools
+// without -W).
+func netstatEndpoint(ap netip.AddrPort) string {
+	addr, port := ap.Addr().String(), strconv.Itoa(int(ap.Port()))
+	if len(addr)+len(port) > 22 {
+		addr = addr[:max(22-len(port), 0)]
+	}
+	return addr + ":" + port
+}
+
+// netstatTimer is netstat -o's Timer column: KIND (SECONDS/RETRANS/0).
+func netstatTimer(so fsm.Socket) string {
+	kind := "off"
+	switch so.Timer {
+	case fsm.TimerOn:
+		kind = "on"
+	case fsm.TimerTimeWait:
+		kind = "timewait"
+	}
+	return fmt.Sprintf("%s (%.2f/%d/0)", kind, so.Left.Seconds(), so.Retrans)
+}
+
+// jsonHostSocket is one -o sockets line.
+type jsonHostSocket struct {
+	Host      string   `json:"host"`
+	Local     string   `json:"local"`
+	Remote    string   `json:"remote"`
+	State     string   `json:"state"`
+	Confirmed bool     `json:"confirmed"`
+	Timer     *string  `json:"timer"`         // "on", "timewait", or null
+	Left      *float64 `json:"timer_seconds"` // seconds left, or null
+	Retrans   int      `json:"retrans"`
+	SendQ     uint32   `json:"send_q"` // lower bound: sent and not seen acknowledged
+}
+
+// writeSocketsJSON prints one JSON object per socket of each host (or of
+// the one asked for), in the order of -o netstat.
+func writeSocketsJSON(w io.Writer, pairs []flowtable.HostPair, cfg *fsm.HostConfig, now int64, only netip.Addr) error {
+	order, by := hostSockets(pairs, cfg, now)
+	if only.IsValid() {
+		order = []netip.Addr{only.Unmap()}
+	}
+	enc := json.NewEncoder(w)
+	for _, h := range order {
+		for _, s := range by[h] {
+			j := jsonHostSocket{Host: h.String(), Local: s.local.String(), Remote: s.remote.String(),
+				State: s.so.State.String(), Confirmed: s.so.Confirmed, Retrans: s.so.Retrans, SendQ: s.so.SendQ}
+			if s.so.Timer != fsm.TimerNone {
+				k := s.so.Timer.String()
+				left := float64(s.so.Left.Milliseconds()) / 1e3
+				j.Timer, j.Left = &k, &left
+			}
+			if err := enc.Encode(&j); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
