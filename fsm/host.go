@@ -79,7 +79,9 @@ type change struct {
 	quiet   int64 // its silence until then confirms it (0: silence proves nothing)
 	tw, fw2 int64 // timers before it
 	end     uint32
-	seq     bool // its ACK at or past end confirms it
+	tsval   uint32 // the segment's timestamp (hasTS): an echo of it shows the host got it
+	seq     bool   // its ACK at or past end confirms it
+	hasTS   bool
 	from    sockSet
 	flags   hostFlags
 }
@@ -139,6 +141,7 @@ func (h *host) begin(from sockSet, flags hostFlags, tw, fw2, now int64, seq bool
 		h.npend++
 		return
 	}
+	h.pend[len(h.pend)-1].hasTS = false // merged: no single timestamp stands for it
 	// Merge into the newest: undoing it goes back to before both.
 	top := &h.pend[len(h.pend)-1]
 	if seq && (!top.seq || after(end, top.end)) {
@@ -148,6 +151,26 @@ func (h *host) begin(from sockSet, flags hostFlags, tw, fw2, now int64, seq bool
 	if top.seq {
 		top.quiet = 0
 	}
+}
+
+// stamp notes the timestamp of the segment the newest change rests on.
+func (h *host) stamp(s *Segment) {
+	if h.npend > 0 && s.HasTS && h.pend[h.npend-1].at != 0 {
+		c := &h.pend[h.npend-1]
+		if !c.hasTS {
+			c.tsval, c.hasTS = s.TSVal, true
+		}
+	}
+}
+
+// sentAfter reports whether a segment s the host sends at now was sent
+// after the segment change c rests on reached it: its timestamp echo says
+// so exactly when both carry timestamps; otherwise enough time has passed.
+func (c *change) sentAfter(s *Segment, now, late int64) bool {
+	if c.hasTS && s.HasTS && before(s.TSEcr, c.tsval) {
+		return false // it echoes an older timestamp: sent before that segment arrived
+	}
+	return now-c.at > late
 }
 
 // quietSettled confirms pending changes whose host stayed silent long

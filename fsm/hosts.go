@@ -230,7 +230,11 @@ func (p *Hosts) send(cfg *HostConfig, d Dir, s *Segment, now int64) {
 	// What it says about changes that rest on segments sent to it.
 	refin := false
 	if x.pending() && x.gone() {
-		if x.pend[x.npend-1].from.has(SockFinWait2) {
+		top := &x.pend[x.npend-1]
+		if !top.sentAfter(s, now, p.lateAfter(d)) {
+			return // sent before what ended it arrived (or delayed on the way)
+		}
+		if top.from.has(SockFinWait2) {
 			x.flags |= hOrphanNo // it outlived tcp_fin_timeout: not orphaned
 		}
 		x.rollbackTo(int(x.npend) - 1) // it speaks: what ended it never reached it
@@ -246,13 +250,15 @@ func (p *Hosts) send(cfg *HostConfig, d Dir, s *Segment, now int64) {
 	}
 	for i := 0; i < int(x.npend); i++ {
 		c := &x.pend[i]
-		late := now-c.at > p.lateAfter(d)
+		late := c.sentAfter(s, now, p.lateAfter(d))
 		switch {
 		case c.seq && f&ACK != 0 && (late || (s.HasSack && !before(s.SackRight, c.end))):
 			x.rollbackTo(i) // it acknowledges less: the segment never reached it in order
-		case c.seq && f&ACK != 0:
-			// Sent before that segment reached it (they crossed): take
-			// this one first, then the peer's FIN again on top.
+		case c.seq && f&FIN != 0 && !again:
+			// Its FIN was sent before that segment reached it (they
+			// crossed): take its FIN first, then the peer's FIN again
+			// on top (a simultaneous close). Anything else sent before
+			// the segment arrived says nothing about it.
 			refin = x.flags&hGotFIN != 0 && c.flags&hGotFIN == 0
 			x.rollbackTo(i)
 		case !c.seq && late && again:
@@ -304,6 +310,12 @@ func (p *Hosts) send(cfg *HostConfig, d Dir, s *Segment, now int64) {
 		x.may &^= setGone // it speaks: it has a socket
 	}
 
+	// Its ACK covers the peer's FIN: it took it before sending this, even
+	// if the capture could not tell when (the FIN came after a hole).
+	if f&ACK != 0 && y.flags&hFIN != 0 && !before(s.Ack, y.finSeq+1) && x.flags&hGotFIN == 0 {
+		x.takeFIN(cfg, now)
+	}
+
 	// New data: it has not closed, and so its peer has not had its FIN.
 	opened := s.PayloadLen > 0 && (!hadSent || after(dataEnd, prevSnd))
 	if opened {
@@ -345,11 +357,6 @@ func (p *Hosts) send(cfg *HostConfig, d Dir, s *Segment, now int64) {
 		x.begin(before, bf, tw, fw2, now, true, y.finSeq+1, 0)
 	}
 	if f&ACK != 0 {
-		// Its ACK covers the peer's FIN: it took it, even if the capture
-		// could not tell when (the FIN came after a hole).
-		if y.flags&hFIN != 0 && !before(s.Ack, y.finSeq+1) && x.flags&hGotFIN == 0 {
-			x.takeFIN(cfg, now)
-		}
 		// Data taken in after its own FIN: still reading, not orphaned.
 		if x.flags&hFIN != 0 {
 			data := s.Ack
@@ -551,6 +558,14 @@ func (p *Hosts) recv(cfg *HostConfig, d Dir, s *Segment, now int64, peerAck uint
 	if eff&eGotFIN != 0 {
 		y.flags |= hGotFIN
 	}
+	x := &p.h[d^1]
+	if eff&eTake != 0 && y.flags&hGotFIN == 0 && x.flags&hFIN != 0 && y.flags&hRcv != 0 && y.rcvNxt == x.finSeq && x.finSeq != r.end-1 {
+		// This fills the hole before the peer's FIN, seen earlier and
+		// held out of order: the FIN goes in now.
+		y.takeFIN(cfg, now)
+		eff |= eGotFIN
+		next = y.may
+	}
 	if eff&(eTWStart|eTWReset) != 0 {
 		y.twEnd = now + int64(cfg.TimeWait)
 	}
@@ -568,6 +583,7 @@ func (p *Hosts) recv(cfg *HostConfig, d Dir, s *Segment, now int64, peerAck uint
 			quiet = p.quietDeadline(cfg, d, before, now, peerAck, peerAckKnown)
 		}
 		y.begin(before, bf, tw, fw2, now, consumes, r.end, quiet)
+		y.stamp(s)
 	}
 }
 

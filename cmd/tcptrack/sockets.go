@@ -96,10 +96,10 @@ type hostSocket struct {
 	so            fsm.Socket
 }
 
-// hostSockets lists, per host address, the sockets it holds at now, in
-// first-seen order: every side of every pair that is not GONE and that
-// either spoke or whose state is known.
-func hostSockets(pairs []flowtable.HostPair, cfg *fsm.HostConfig, now int64) (order []netip.Addr, by map[netip.Addr][]hostSocket) {
+// hostSockets lists, per host address, its sockets at now in first-seen
+// order: every side of every pair that spoke or whose state is known; GONE
+// ones only with withGone.
+func hostSockets(pairs []flowtable.HostPair, cfg *fsm.HostConfig, now int64, withGone bool) (order []netip.Addr, by map[netip.Addr][]hostSocket) {
 	by = map[netip.Addr][]hostSocket{}
 	for i := range pairs {
 		hp := &pairs[i]
@@ -109,7 +109,7 @@ func hostSockets(pairs []flowtable.HostPair, cfg *fsm.HostConfig, now int64) (or
 		}
 		for d := fsm.Original; d <= fsm.Reply; d++ {
 			so := hp.Hosts.Socket(cfg, d, now)
-			if so.State == fsm.SockGone || (so.State == fsm.SockUnknown && !hp.Hosts.Spoke(d)) {
+			if (so.State == fsm.SockGone && !withGone) || (so.State == fsm.SockUnknown && !hp.Hosts.Spoke(d)) {
 				continue
 			}
 			a := ends[d].Addr()
@@ -137,7 +137,7 @@ func netstatState(st fsm.SockState) string {
 // reproduce that order. We keep netstat's IPv4-then-IPv6 split and, within
 // each, the order the connections were first seen.
 func writeNetstat(w *bufio.Writer, pairs []flowtable.HostPair, cfg *fsm.HostConfig, now int64, only netip.Addr, timers bool) error {
-	order, by := hostSockets(pairs, cfg, now)
+	order, by := hostSockets(pairs, cfg, now, false)
 	if only.IsValid() {
 		order = []netip.Addr{only.Unmap()}
 	}
@@ -214,9 +214,9 @@ type jsonHostSocket struct {
 }
 
 // writeSocketsJSON prints one JSON object per socket of each host (or of
-// the one asked for), in the order of -o netstat.
+// the one asked for), in the order of -o netstat, GONE ones included.
 func writeSocketsJSON(w io.Writer, pairs []flowtable.HostPair, cfg *fsm.HostConfig, now int64, only netip.Addr) error {
-	order, by := hostSockets(pairs, cfg, now)
+	order, by := hostSockets(pairs, cfg, now, true)
 	if only.IsValid() {
 		order = []netip.Addr{only.Unmap()}
 	}

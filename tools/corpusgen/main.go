@@ -28,6 +28,7 @@ type options struct {
 	list        bool
 	keepFailed  bool
 	strict      bool
+	hz          int // the kernel's CONFIG_HZ, for meta.json
 }
 
 func main() {
@@ -87,6 +88,7 @@ func realMain() int {
 		return 1
 	}
 	kernel = strings.TrimSpace(kernel)
+	o.hz = kernelHZ(context.Background(), kernel)
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		fmt.Fprintf(os.Stderr, "gen: %v\n", err)
 		return 1
@@ -186,7 +188,7 @@ func preflight() error {
 		return fmt.Errorf("must run as root (network namespaces, nftables, packet sockets)")
 	}
 	var missing []string
-	for _, tool := range []string{"ip", "nft", "tcpdump", "conntrack", "ethtool", "sysctl", "uname"} {
+	for _, tool := range []string{"ip", "nft", "tcpdump", "conntrack", "ethtool", "sysctl", "uname", "ss", "netstat"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool)
 		}

@@ -20,8 +20,8 @@ import (
 // PRE_ROUTING (-Q in on every interface, so a forwarded packet is written
 // once, when it arrives) and conntrack -E; it ends with conntrack -L.
 type recorder struct {
-	router node
-	dir    string
+	router, client, server node
+	dir                    string
 
 	events      *exec.Cmd
 	eventsOut   *os.File
@@ -35,12 +35,14 @@ type recorder struct {
 
 	listBefore, listAfter time.Time
 	sysctl                map[string]string
+	hosts                 map[string]kernelcorpus.HostSnapshot // the endpoint hosts' socket tables (hostsnap.go)
 }
 
 // startRecording starts conntrack -E, then tcpdump, and returns once both
 // are listening. Both run until stop.
-func startRecording(ctx context.Context, router node, dir string) (*recorder, error) {
-	r := &recorder{router: router, dir: dir}
+func startRecording(ctx context.Context, t *topology, dir string) (*recorder, error) {
+	router := t.router
+	r := &recorder{router: router, client: t.client, server: t.server, dir: dir}
 	f, err := os.Create(filepath.Join(dir, kernelcorpus.EventsFile))
 	if err != nil {
 		return nil, fmt.Errorf("events file: %w", err)
@@ -119,23 +121,20 @@ func startRecording(ctx context.Context, router node, dir string) (*recorder, er
 	return r, nil
 }
 
-// list takes the final conntrack -L and the router's tracking sysctls, then
-// stops tcpdump and, half a second after the list, conntrack -E (the dump
-// evicts expired entries, and their DESTROY events must be recorded).
+// finish takes the final conntrack -L and, in the same shell right after
+// it, the endpoint hosts' socket tables (hostsnap.go); then the router's
+// tracking sysctls and the hosts' timer settings; then stops tcpdump and,
+// half a second after the list, conntrack -E (the dump evicts expired
+// entries, and their DESTROY events must be recorded).
 func (r *recorder) finish(ctx context.Context) error {
-	out, err := os.Create(filepath.Join(r.dir, kernelcorpus.ConntrackFile))
+	stamps, err := runList(ctx, r.router, r.client, r.server, r.dir)
 	if err != nil {
 		return err
 	}
-	defer out.Close()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", r.router.name, "conntrack", "-L", "-o", "extended", "-p", "tcp")
-	var stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = out, &stderr
-	r.listBefore = time.Now()
-	err = cmd.Run()
-	r.listAfter = time.Now()
-	if err != nil {
-		return fmt.Errorf("conntrack -L: %w: %s", err, stderr.String())
+	r.listBefore = time.UnixMicro(int64(stamps["list_before"] * 1e6))
+	r.listAfter = time.UnixMicro(int64(stamps["list_after"] * 1e6))
+	if r.hosts, err = hostSnapshots(ctx, r.client, r.server, stamps); err != nil {
+		return err
 	}
 	r.sysctl, err = readTrackingSysctl(ctx, r.router)
 	if err != nil {
@@ -239,5 +238,6 @@ func (r *recorder) writeMeta(m kernelcorpus.Meta) error {
 	m.EventsStart = kernelcorpus.UnixSeconds(r.eventsStart)
 	m.EventsStop = kernelcorpus.UnixSeconds(r.eventsStop)
 	m.Sysctl = r.sysctl
+	m.HostSockets = r.hosts
 	return kernelcorpus.WriteMeta(r.dir, &m)
 }
