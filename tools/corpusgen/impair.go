@@ -151,7 +151,7 @@ type bridgeDir struct {
 	// are listed (droppedLog) for the endpoint test.
 	toRouter   bool
 	droppedLog []string
-	pending sync.WaitGroup // delayed and held frames not yet sent
+	pending    sync.WaitGroup // delayed and held frames not yet sent
 
 	mu        sync.Mutex
 	held      []byte
