@@ -39,6 +39,7 @@ const (
 	hSynAgain                       // the peer's SYN came again in SYN_RECV: the next SYN-ACK answers it, not the timer
 	hWSOffer                        // its SYN carried the window-scale option (wsOffer)
 	hSynAck                         // it sent a SYN-ACK in this incarnation
+	hTS                             // tsMax: the highest timestamp it sent
 )
 
 // host is one side's socket. The zero value knows nothing.
@@ -60,6 +61,7 @@ type host struct {
 	rcvWup   uint32 // highest ACK it sent
 	rcvWnd   uint32 // its latest window, scaled
 	sackEdge uint32
+	tsMax    uint32 // the latest timestamp value it sent (hTS): an older one marks a segment sent earlier
 
 	lastTx  int64 // when it last sent (in SYN_SENT, its last SYN)
 	timerAt int64 // SYN_RECV: when its SYN-ACK timer fires
@@ -80,8 +82,10 @@ type change struct {
 	tw, fw2 int64 // timers before it
 	end     uint32
 	tsval   uint32 // the segment's timestamp (hasTS): an echo of it shows the host got it
+	ownTS   uint32 // the host's own latest timestamp then (hasOwn): it sent anything stamped no later before
 	seq     bool   // its ACK at or past end confirms it
 	hasTS   bool
+	hasOwn  bool
 	from    sockSet
 	flags   hostFlags
 }
@@ -132,7 +136,8 @@ func (h *host) rollback() { h.rollbackTo(0) }
 // that it has not yet shown it got: seq, its ACK must reach end; quiet,
 // when not 0, its silence until then confirms it.
 func (h *host) begin(from sockSet, flags hostFlags, tw, fw2, now int64, seq bool, end uint32, quiet int64) {
-	c := change{at: now, quiet: quiet, tw: tw, fw2: fw2, end: end, seq: seq, from: from, flags: flags}
+	c := change{at: now, quiet: quiet, tw: tw, fw2: fw2, end: end, seq: seq, from: from, flags: flags,
+		ownTS: h.tsMax, hasOwn: h.flags&hTS != 0}
 	if seq {
 		c.quiet = 0
 	}
@@ -142,6 +147,7 @@ func (h *host) begin(from sockSet, flags hostFlags, tw, fw2, now int64, seq bool
 		return
 	}
 	h.pend[len(h.pend)-1].hasTS = false // merged: no single timestamp stands for it
+	h.pend[len(h.pend)-1].ownTS, h.pend[len(h.pend)-1].hasOwn = c.ownTS, c.hasOwn
 	// Merge into the newest: undoing it goes back to before both.
 	top := &h.pend[len(h.pend)-1]
 	if seq && (!top.seq || after(end, top.end)) {
@@ -169,6 +175,9 @@ func (h *host) stamp(s *Segment) {
 func (c *change) sentAfter(s *Segment, now, late int64) bool {
 	if c.hasTS && s.HasTS && before(s.TSEcr, c.tsval) {
 		return false // it echoes an older timestamp: sent before that segment arrived
+	}
+	if c.hasOwn && s.HasTS && !after(s.TSVal, c.ownTS) {
+		return false // stamped no later than what it had sent before: an old segment, late on the way
 	}
 	return now-c.at > late
 }

@@ -218,6 +218,9 @@ func (p *Hosts) send(cfg *HostConfig, d Dir, s *Segment, now int64) {
 		x.may = x.goneFrom // it speaks: the timer or silence GONE rested on was wrong
 		x.goneFrom = 0
 	}
+	if s.HasTS && x.flags&hTS != 0 && before(s.TSVal, x.tsMax) && x.pending() {
+		return // sent before one seen already (a duplicate or a delayed copy): it says nothing new
+	}
 	hadSent, prevSnd := x.flags&hSent != 0, x.sndNxt
 	end := s.End()
 	dataEnd := end
@@ -230,9 +233,12 @@ func (p *Hosts) send(cfg *HostConfig, d Dir, s *Segment, now int64) {
 	// What it says about changes that rest on segments sent to it.
 	refin := false
 	if x.pending() && x.gone() {
+		// Anything but a RST from a host whose socket is gone proves it is
+		// not, if it left after what ended it reached it (at the earliest
+		// a round trip later: a challenge ACK comes that fast).
 		top := &x.pend[x.npend-1]
-		if !top.sentAfter(s, now, p.lateAfter(d)) {
-			return // sent before what ended it arrived (or delayed on the way)
+		if !top.sentAfter(s, now, int64(p.rtt[d])*1000/2) {
+			return // sent before what ended it arrived
 		}
 		if top.from.has(SockFinWait2) {
 			x.flags |= hOrphanNo // it outlived tcp_fin_timeout: not orphaned
@@ -253,7 +259,11 @@ func (p *Hosts) send(cfg *HostConfig, d Dir, s *Segment, now int64) {
 		late := c.sentAfter(s, now, p.lateAfter(d))
 		switch {
 		case c.seq && f&ACK != 0 && (late || (s.HasSack && !before(s.SackRight, c.end))):
-			x.rollbackTo(i) // it acknowledges less: the segment never reached it in order
+			// It acknowledges less: the segment's data never reached it
+			// in order. Its ACK field may have (later segments carry it
+			// again): what the peer acknowledged stands, unconfirmed.
+			x.rollbackTo(i)
+			p.reack(cfg, d, now)
 		case c.seq && f&FIN != 0 && !again:
 			// Its FIN was sent before that segment reached it (they
 			// crossed): take its FIN first, then the peer's FIN again
@@ -274,6 +284,10 @@ func (p *Hosts) send(cfg *HostConfig, d Dir, s *Segment, now int64) {
 	}
 	x.flags |= hSent
 	x.lastTx = now
+	if s.HasTS && (x.flags&hTS == 0 || after(s.TSVal, x.tsMax)) {
+		x.tsMax = s.TSVal
+		x.flags |= hTS
+	}
 	switch {
 	case again:
 		if x.backoff < 16 {
@@ -370,6 +384,35 @@ func (p *Hosts) send(cfg *HostConfig, d Dir, s *Segment, now int64) {
 	}
 }
 
+// reack applies, pending, what the peer's latest ACK says about side d's
+// FIN.
+func (p *Hosts) reack(cfg *HostConfig, d Dir, now int64) {
+	x, y := &p.h[d], &p.h[d^1]
+	if x.flags&hFIN == 0 || y.flags&hRcv == 0 || before(y.rcvWup, x.finSeq+1) {
+		return
+	}
+	before, bf, tw, fw2 := x.may, x.flags, x.twEnd, x.fw2End
+	var next sockSet
+	x.may.members(func(st SockState) {
+		switch st {
+		case SockFinWait1:
+			next |= setOf(SockFinWait2)
+			x.fw2End = now + int64(cfg.finTime(p.rto(cfg, d)))
+		case SockClosing:
+			next |= setOf(SockTimeWait)
+			x.twEnd = now + int64(cfg.TimeWait)
+		case SockLastAck:
+			next |= setOf(sockGoneFIN)
+		default:
+			next |= setOf(st)
+		}
+	})
+	if next != before {
+		x.may = next
+		x.begin(before, bf, tw, fw2, now, false, 0, now+int64(backoff(p.rto(cfg, d), int(x.backoff))+100*time.Millisecond))
+	}
+}
+
 // takeFIN moves a host that took in its peer's FIN.
 func (x *host) takeFIN(cfg *HostConfig, now int64) {
 	var next sockSet
@@ -408,7 +451,11 @@ func (p *Hosts) sendRST(d Dir, s *Segment, now int64) {
 		x.lastTx = now
 		return
 	}
-	*x = host{may: setOf(SockGone), flags: hSent, sndNxt: s.End(), lastTx: now}
+	// Its socket is gone; what it had sent and acknowledged stays known
+	// (the peer's Send-Q is measured against it).
+	x.may, x.npend, x.goneFrom = setOf(SockGone), 0, 0
+	x.flags |= hSent
+	x.lastTx = now
 }
 
 func (p *Hosts) sendSYN(cfg *HostConfig, d Dir, s *Segment, now int64) {

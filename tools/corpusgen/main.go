@@ -172,8 +172,12 @@ func realMain() int {
 // weight is a rough run time used to start long scenarios first.
 func (sc *scenario) weight() int {
 	switch {
+	case sc.runTime > 20*time.Second:
+		return 200
 	case sc.name == "random":
 		return 100
+	case sc.runTime > 0:
+		return 50 + int(sc.runTime/time.Second)
 	case sc.name == "expiry":
 		return 50
 	case sc.impair != nil:
@@ -225,6 +229,8 @@ func allScenarios(o *options) []*scenario {
 		pickup(), reopenTimeWait(), expiry(), retransmittedFIN(), zeroWindow(), optionsOff(), sackLoss(),
 		craftedRST(), craftedWindow(), craftedSYN(), craftedFIN(), craftedReopen(ipv4), craftedReopen(ipv6),
 		craftedSimultaneousOpen(), craftedChallenge(),
+		rstClosing(), rstCrossing(), finAfterHole(), pickupFINs(), pickupHalfClosed(),
+		hostTimeWait(), hostFinWait2(), hostSynSent(), hostSynRecv(),
 		randomScenario(o.randomConns),
 	)
 	return s

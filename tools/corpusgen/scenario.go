@@ -39,6 +39,9 @@ type scenario struct {
 	// sockets to what the capture shows. The fake addresses are crafted
 	// in every scenario.
 	crafted []string
+	// runTime is how long the scenario runs, when it is long (it starts
+	// first).
+	runTime time.Duration
 }
 
 // check is one expectation on the kernel's output, written to meta.json as
