@@ -7,7 +7,7 @@ import (
 // Flow is one tracked connection as handed out: its original tuple, the
 // state machine and the kernel-style accounting (nf_conntrack_acct: IP bytes
 // and packets per direction, counted for packets the tracker accepted).
-// Start, Packets and Bytes are kept only when Config.Acct is set, as the
+// Start, Packets, Bytes and TCPFlags are kept only when Config.Acct is set, as the
 // kernel keeps its acct and timestamp extensions only when enabled.
 type Flow struct {
 	Key     Key
@@ -18,6 +18,9 @@ type Flow struct {
 	Expires int64  // the instant the timeout runs out
 	Packets [2]uint64
 	Bytes   [2]uint64
+	// TCPFlags is, per direction, every TCP flag seen in the packets the
+	// counters counted (IPFIX tcpControlBits); kept with the counters.
+	TCPFlags [2]fsm.Flags
 
 	// The two endpoint sockets of its tuple, when the table keeps them
 	// (Config.Hosts): a copy of the pair, which lives apart from the flow.
@@ -56,12 +59,13 @@ type acct struct {
 	Start   int64
 	Packets [2]uint64
 	Bytes   [2]uint64
+	Flags   [2]fsm.Flags
 }
 
 func makeFlow(e *entry, a *acct) Flow {
 	f := Flow{Key: e.Key, Conn: e.Conn, ID: e.ID, Last: e.Last, Expires: e.Expires}
 	if a != nil {
-		f.Start, f.Packets, f.Bytes = a.Start, a.Packets, a.Bytes
+		f.Start, f.Packets, f.Bytes, f.TCPFlags = a.Start, a.Packets, a.Bytes, a.Flags
 	}
 	return f
 }

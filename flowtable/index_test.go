@@ -64,7 +64,7 @@ func TestEntrySize(t *testing.T) {
 	if n := unsafe.Sizeof(entry{}); n != 136 {
 		t.Errorf("entry is %d bytes, want 136", n)
 	}
-	if n := unsafe.Sizeof(acct{}); n != 40 {
-		t.Errorf("acct is %d bytes, want 40", n)
+	if n := unsafe.Sizeof(acct{}); n != 48 {
+		t.Errorf("acct is %d bytes, want 48", n)
 	}
 }

@@ -22,6 +22,11 @@ type Stats struct {
 	Reopened uint64
 	Evicted  uint64
 	Active   uint64 // flows in the table at the end
+
+	// Packets and Bytes sum what the flows' counters counted, per
+	// direction, ended flows included (kept with Config.Acct).
+	Packets [2]uint64
+	Bytes   [2]uint64
 }
 
 func (s *Stats) add(o *Stats) {
@@ -36,6 +41,10 @@ func (s *Stats) add(o *Stats) {
 	s.Reopened += o.Reopened
 	s.Evicted += o.Evicted
 	s.Active += o.Active
+	for d := range s.Packets {
+		s.Packets[d] += o.Packets[d]
+		s.Bytes[d] += o.Bytes[d]
+	}
 }
 
 // Segment is one decoded TCP segment as the table takes it: its tuple as a
@@ -62,6 +71,7 @@ type Shard struct {
 	stats    Stats
 
 	recordEvents bool
+	destroyOnly  bool // record DESTROY events only
 	events       []Event
 
 	// acct and sums, when kept, parallel flows: each flow's counters and
@@ -80,6 +90,11 @@ type Shard struct {
 func NewShard(cfg *fsm.Config, maxFlows int, events bool) *Shard {
 	return &Shard{cfg: cfg, maxFlows: maxFlows, ix: newIndex(), recordEvents: events}
 }
+
+// DestroyEventsOnly makes a shard that records events record only DESTROY
+// events: what a consumer of ended flows needs, without the cost of a NEW
+// and several UPDATEs per connection.
+func (s *Shard) DestroyEventsOnly() { s.destroyOnly = true }
 
 // KeepAcct makes the shard keep each flow's start time and packet and byte
 // counters (Flow.Start, Packets, Bytes). Call it before the first Process.
@@ -132,12 +147,16 @@ func (s *Shard) flow(pos uint32) Flow {
 	return f
 }
 
-// account adds a packet of ipLen bytes to the flow's counters, when kept.
-func (s *Shard) account(pos uint32, dir fsm.Dir, ipLen uint32) {
+// account adds a packet of ipLen bytes with TCP flags fl to the flow's
+// counters, when kept.
+func (s *Shard) account(pos uint32, dir fsm.Dir, ipLen uint32, fl fsm.Flags) {
 	if s.keepAcct {
 		a := s.acct.at(pos)
 		a.Packets[dir]++
 		a.Bytes[dir] += uint64(ipLen)
+		a.Flags[dir] |= fl
+		s.stats.Packets[dir]++
+		s.stats.Bytes[dir] += uint64(ipLen)
 	}
 }
 
@@ -210,11 +229,11 @@ func (s *Shard) track(p *Segment, seq, h uint64) {
 		s.stats.Accepted++
 		if r.Refresh {
 			s.tm.arm(&s.flows, pos, p.TS, int64(r.Timeout))
-			s.account(pos, dir, p.IPLen)
+			s.account(pos, dir, p.IPLen, p.TCP.Flags)
 		}
 	case fsm.Kill:
 		s.stats.Accepted++
-		s.account(pos, dir, p.IPLen)
+		s.account(pos, dir, p.IPLen, p.TCP.Flags)
 		s.destroy(pos, p.TS, seq, Killed, h)
 		return
 	case fsm.Reopen:
@@ -225,7 +244,7 @@ func (s *Shard) track(p *Segment, seq, h uint64) {
 		s.track(p, seq, h)
 		return
 	}
-	if r.Events != 0 && s.recordEvents {
+	if r.Events != 0 && s.recordEvents && !s.destroyOnly {
 		s.events = append(s.events, Event{Type: EventUpdate, TS: p.TS, Seq: seq, Changes: r.Events, Flow: s.flow(pos)})
 	}
 }
@@ -260,7 +279,7 @@ func (s *Shard) create(p *Segment, seq, h uint64) {
 	}
 	if r.Refresh {
 		s.tm.arm(&s.flows, pos, p.TS, int64(r.Timeout))
-		s.account(pos, fsm.Original, p.IPLen)
+		s.account(pos, fsm.Original, p.IPLen, p.TCP.Flags)
 	}
 	if s.keepSums {
 		sum := s.sums.at(pos)
@@ -270,7 +289,7 @@ func (s *Shard) create(p *Segment, seq, h uint64) {
 	s.ix.insert(pos, h)
 	s.count++
 	s.stats.Created++
-	if s.recordEvents {
+	if s.recordEvents && !s.destroyOnly {
 		s.events = append(s.events, Event{Type: EventNew, TS: p.TS, Seq: seq, Flow: s.flow(pos)})
 	}
 }

@@ -20,6 +20,8 @@ type Config struct {
 	// OnEvents, when set, receives conntrack events in the order they
 	// happened (capture time, then packet order), from one goroutine.
 	OnEvents func([]Event)
+	// DestroyEventsOnly hands OnEvents the DESTROY events only.
+	DestroyEventsOnly bool
 	// TickEvery is how far capture time may advance before every shard is
 	// handed what it has, so that expiry and event order keep up even for
 	// quiet shards (default 1 s).
@@ -49,6 +51,7 @@ type batch struct {
 	items   []item
 	through int64            // capture time up to which the producer has read
 	snap    chan<- shardSnap // when set, the shard answers with a copy of its flows
+	census  chan<- Census    // when set, the shard answers with its counts
 }
 
 // shardSnap is one shard's copy of its live flows and, when kept, their
@@ -122,6 +125,9 @@ func New(cfg Config) *Table {
 			s.KeepAcct()
 		}
 		s.KeepHosts(cfg.Hosts)
+		if cfg.DestroyEventsOnly {
+			s.DestroyEventsOnly()
+		}
 		t.shards = append(t.shards, s)
 		t.filling = append(t.filling, nil)
 		if cfg.Shards == 1 {
@@ -179,6 +185,10 @@ func (t *Table) process(i int, s *Shard, b *batch) {
 	if b.snap != nil {
 		b.snap <- shardSnap{s.Snapshot(), s.Summaries()}
 		b.snap = nil
+	}
+	if b.census != nil {
+		b.census <- s.census(b.through)
+		b.census = nil
 	}
 	if t.evIn != nil {
 		t.evIn <- evBatch{shard: i, events: s.TakeEvents(nil), watermark: b.through}

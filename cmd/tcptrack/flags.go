@@ -34,8 +34,16 @@ Output:
                            and each endpoint's socket (state, confirmed, timer);
                            netstat: per host, the lines netstat -tn would print on it at --now;
                            sockets: per host, one JSON object per socket (state, confirmed, timer);
-                           zeek: Zeek conn.log (TSV) with a record for every flow, ended ones too;
+                           zeek: Zeek's conn.log (TSV) by Zeek's own connection model;
                            zeek-json: the same records as JSON lines
+      --zeek-checksums MODE  -o zeek: verify (default, as Zeek) or ignore (as zeek -C) IP, TCP
+                           and UDP checksums
+      --zeek-server-ports LIST  -o zeek: Zeek's likely_server_ports for TCP, which orient
+                           connections that do not start with a SYN: ports, ranges and analyzer
+                           names (http, ssl, ftp ...: their ports), comma-separated, or none;
+                           "+LIST" adds to the default, the ports of all of Zeek's base
+                           analyzers (what "zeek -r" loads; for a "zeek -b" run, name the
+                           analyzers its scripts load)
       --columns LIST       table columns, comma-separated ("+LIST": the defaults and LIST; "all");
                            implies -o table. Defaults:
                            %s
@@ -46,7 +54,9 @@ Output:
       --extended           conntrack lines with the "ipv4     2 " prefix (conntrack -o extended)
       --acct               packets=N bytes=N after each tuple (nf_conntrack_acct=1)
   -e, --events             print conntrack -E style [NEW]/[UPDATE]/[DESTROY] lines while replaying
-                           (the final table is then printed only if -o is given)
+                           (the final table is then printed only if -o is given); with -o json,
+                           one JSON object per event: the -o json fields, "event", "time" and,
+                           for DESTROY, "reason"; the final table's objects follow, without "event"
       --event-timestamps   prefix events with [seconds.micros] like conntrack -E -o timestamp (default true)
       --now TIME           take the table at TIME: Unix seconds (fraction allowed) or RFC 3339;
                            packets stamped after it are not applied (default: the last packet's time)
@@ -77,7 +87,8 @@ func trackingUsage() string {
                            rto_min_us=N (200000), rfc1337=0|1 (0), hz=N (250, the kernel's CONFIG_HZ)
       --max-flows N        table size limit; when full, flows that are not ASSURED are evicted
                            first, as the kernel's early drop (default %d; %d when the
-                           output keeps summaries: -o json, zeek, zeek-json)
+                           output keeps summaries: -o json, zeek, zeek-json); also bounds
+                           the connections Zeek's model holds for -o zeek
       --shards N           table shards, one goroutine each beside the reader; 1 = the reader
                            tracks too, on one core (default GOMAXPROCS = %d)
 `, strings.Join(fsm.TimeoutNames(), " "), defaultMaxFlows, defaultMaxFlowsSummaries, runtime.GOMAXPROCS(0))
@@ -85,7 +96,8 @@ func trackingUsage() string {
 
 // The default --max-flows keeps a full table near 1 GiB of peak RSS: a flow
 // costs about 190 bytes all told (160-byte entry, index, output order), 40
-// more with counters; -o json and zeek keep a 672-byte summary per flow too.
+// more with counters; -o json keeps a 672-byte summary per flow too, and -o
+// zeek runs Zeek's own model beside the table (about 1 KiB a connection).
 const (
 	defaultMaxFlows          = 1 << 22
 	defaultMaxFlowsSummaries = 1 << 20
@@ -106,6 +118,8 @@ type readOptions struct {
 	noTrack   bool
 	filter    string
 	tracking
+	zeekFlags
+	ipfixFlags
 	files []string
 }
 
@@ -233,6 +247,8 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	fs.StringVar(&o.filter, "f", "", "")
 	fs.StringVar(&o.filter, "filter", "", "")
 	finishTracking := addTrackingFlags(fs, &o.tracking)
+	addZeekFlags(fs, &o.zeekFlags)
+	addIPFIXFlags(fs, &o.ipfixFlags, false)
 	help := false
 	fs.BoolVar(&help, "h", false, "")
 	fs.BoolVar(&help, "help", false, "")
@@ -256,10 +272,13 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 		args = rest[1:]
 	}
 	if help {
-		fmt.Fprintf(stderr, readUsage, defaultColumns, trackingUsage())
+		fmt.Fprintf(stderr, readUsage, defaultColumns, trackingUsage()+"\n"+ipfixUsage)
 		return nil, errHelp
 	}
 	finishTracking()
+	if err := o.ipfixFlags.check("read"); err != nil {
+		return nil, err
+	}
 	if len(filterWords) > 0 {
 		if o.filter != "" {
 			return nil, usagef("read: a filter given both with --filter and as arguments")
@@ -275,7 +294,7 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	if o.maxFlows < 0 {
 		return nil, usagef("read: --max-flows must not be negative")
 	}
-	if !o.maxFlowsSet && o.wantSummaries() {
+	if !o.maxFlowsSet && (o.wantSummaries() || o.zeekOutput()) {
 		o.maxFlows = defaultMaxFlowsSummaries
 	}
 	if columns != "" {
@@ -349,12 +368,12 @@ func (o *readOptions) wantHosts() bool {
 // wantSummaries reports whether the output needs each flow's summary.
 // wantAcct says whether the output shows per-flow counters or start times.
 func (o *readOptions) wantAcct() bool {
-	return o.acct || o.output == "table" || o.output == "json"
+	return o.acct || o.output == "table" || o.output == "json" || o.ipfixFlags.on()
 }
 
 func (o *readOptions) wantSummaries() bool {
 	switch o.output {
-	case "json", "zeek", "zeek-json":
+	case "json":
 		return true
 	case "table":
 		return columnsNeedSummaries(o.columns)

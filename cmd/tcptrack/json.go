@@ -102,42 +102,7 @@ func writeJSONList(w io.Writer, flows flowList, now int64) error {
 	enc := json.NewEncoder(w)
 	for i := range flows.Len() {
 		fl, s := flows.At(i)
-		f := &fl
-		k := &f.Key
-		st := f.Conn.Status()
-		cs, ss := f.Sockets(now)
-		fam := "ipv6"
-		if k.Is4 {
-			fam = "ipv4"
-		}
-		j := jsonFlow{
-			Family: fam, Proto: "tcp",
-			State:     f.Conn.State().String(),
-			Timeout:   f.TimeoutAt(now),
-			Unreplied: st&fsm.SeenReply == 0,
-			Assured:   st&fsm.Assured != 0,
-			Original: jsonTuple{Src: k.SrcAddr().String(), Dst: k.DstAddr().String(), Sport: k.SrcPort, Dport: k.DstPort,
-				Packets: f.Packets[fsm.Original], Bytes: f.Bytes[fsm.Original]},
-			Reply: jsonTuple{Src: k.DstAddr().String(), Dst: k.SrcAddr().String(), Sport: k.DstPort, Dport: k.SrcPort,
-				Packets: f.Packets[fsm.Reply], Bytes: f.Bytes[fsm.Reply]},
-			Sockets:   jsonSocket{Original: cs.State.String(), Reply: ss.State.String()},
-			Confirmed: jsonSockConfirmed{Original: cs.Confirmed, Reply: ss.Confirmed},
-			Timers:    jsonSockTimers{Original: timerSeconds(cs), Reply: timerSeconds(ss)},
-			FirstSeen: time.Unix(0, f.Start).UTC().Format(time.RFC3339Nano),
-			LastSeen:  time.Unix(0, f.Last).UTC().Format(time.RFC3339Nano),
-			IdleSecs:  float64(max(now-f.Last, 0)) / 1e9,
-		}
-		if s != nil {
-			j.Original.Summary = jsonSummary(s, fsm.Original)
-			j.Reply.Summary = jsonSummary(s, fsm.Reply)
-			j.Zeek = &jsonZeek{
-				UID:         string(appendZeekUID(nil, k, s.Start)),
-				ConnState:   s.ConnState().String(),
-				History:     s.History(),
-				DurationSec: float64(s.Duration()) / 1e9,
-				MissedBytes: s.MissedBytes(),
-			}
-		}
+		j := makeJSONFlow(&fl, s, now)
 		if err := enc.Encode(&j); err != nil {
 			return err
 		}
@@ -155,6 +120,47 @@ func jsonSummary(s *fsm.Summary, dir fsm.Dir) *jsonDirSummary {
 	if d.HasRTT {
 		ms := float64(d.RTT) / 1e6
 		j.RTTms = &ms
+	}
+	return j
+}
+
+// makeJSONFlow is one flow's -o json object at now; s adds the Zeek view
+// and each direction's summary when not nil.
+func makeJSONFlow(f *flowtable.Flow, s *fsm.Summary, now int64) jsonFlow {
+	k := &f.Key
+	st := f.Conn.Status()
+	cs, ss := f.Sockets(now)
+	fam := "ipv6"
+	if k.Is4 {
+		fam = "ipv4"
+	}
+	j := jsonFlow{
+		Family: fam, Proto: "tcp",
+		State:     f.Conn.State().String(),
+		Timeout:   f.TimeoutAt(now),
+		Unreplied: st&fsm.SeenReply == 0,
+		Assured:   st&fsm.Assured != 0,
+		Original: jsonTuple{Src: k.SrcAddr().String(), Dst: k.DstAddr().String(), Sport: k.SrcPort, Dport: k.DstPort,
+			Packets: f.Packets[fsm.Original], Bytes: f.Bytes[fsm.Original]},
+		Reply: jsonTuple{Src: k.DstAddr().String(), Dst: k.SrcAddr().String(), Sport: k.DstPort, Dport: k.SrcPort,
+			Packets: f.Packets[fsm.Reply], Bytes: f.Bytes[fsm.Reply]},
+		Sockets:   jsonSocket{Original: cs.State.String(), Reply: ss.State.String()},
+		Confirmed: jsonSockConfirmed{Original: cs.Confirmed, Reply: ss.Confirmed},
+		Timers:    jsonSockTimers{Original: timerSeconds(cs), Reply: timerSeconds(ss)},
+		FirstSeen: time.Unix(0, f.Start).UTC().Format(time.RFC3339Nano),
+		LastSeen:  time.Unix(0, f.Last).UTC().Format(time.RFC3339Nano),
+		IdleSecs:  float64(max(now-f.Last, 0)) / 1e9,
+	}
+	if s != nil {
+		j.Original.Summary = jsonSummary(s, fsm.Original)
+		j.Reply.Summary = jsonSummary(s, fsm.Reply)
+		j.Zeek = &jsonZeek{
+			UID:         string(appendZeekUID(nil, k, s.Start)),
+			ConnState:   s.ConnState().String(),
+			History:     s.History(),
+			DurationSec: float64(s.Duration()) / 1e9,
+			MissedBytes: s.MissedBytes(),
+		}
 	}
 	return j
 }

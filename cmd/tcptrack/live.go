@@ -55,7 +55,9 @@ Output:
       --extended           conntrack lines with the "ipv4     2 " prefix (conntrack -o extended)
       --acct               packets=N bytes=N after each tuple (nf_conntrack_acct=1)
   -e, --events             stream conntrack -E style [NEW]/[UPDATE]/[DESTROY] lines, one write
-                           per line (the final table is then printed only if -o is given)
+                           per line (the final table is then printed only if -o is given); with
+                           -o json, one JSON object per event (the -o json fields, "event", "time",
+                           "reason" for DESTROY)
       --event-timestamps   prefix events with [seconds.micros] like conntrack -E -o timestamp (default true)
       --export FILE        write the state table to FILE atomically (temporary file, rename)
                            every --every and at exit; format from -o, else from the extension:
@@ -100,6 +102,7 @@ type liveOptions struct {
 	every     time.Duration
 
 	tracking
+	scaleFlags
 }
 
 func parseLiveFlags(args []string, stderr io.Writer) (*liveOptions, error) {
@@ -163,6 +166,7 @@ func parseLiveFlags(args []string, stderr io.Writer) (*liveOptions, error) {
 	fs.StringVar(&o.export, "export", "", "")
 	fs.DurationVar(&o.every, "every", 5*time.Second, "")
 	finishTracking := addTrackingFlags(fs, &o.tracking)
+	addScaleFlags(fs, &o.scaleFlags)
 	help := false
 	fs.BoolVar(&help, "h", false, "")
 	fs.BoolVar(&help, "help", false, "")
@@ -171,10 +175,13 @@ func parseLiveFlags(args []string, stderr io.Writer) (*liveOptions, error) {
 		return nil, usagef("live: %v (see tcptrack live --help)", err)
 	}
 	if help {
-		fmt.Fprintf(stderr, liveUsage, defaultLiveSnaplen, "64M", trackingUsage())
+		fmt.Fprintf(stderr, liveUsage, defaultLiveSnaplen, "64M", trackingUsage()+"\n"+ipfixUsage+ipfixActiveUsage+"\n"+scaleUsage)
 		return nil, errHelp
 	}
 	finishTracking()
+	if err := o.scaleFlags.check(); err != nil {
+		return nil, err
+	}
 	if noPromisc {
 		o.promisc = false
 	}
@@ -262,7 +269,7 @@ func cmdLive(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	src, err := openCapture(captureConfig{iface: o.iface, snaplen: o.snaplen, promisc: o.promisc,
-		bufferBytes: o.bufferBytes, direction: o.direction, filter: o.filter, readTimeout: liveReadTimeout})
+		bufferBytes: o.bufferBytes, direction: o.direction, filter: o.filter, readTimeout: liveReadTimeout, fanout: o.fanout})
 	if err != nil {
 		return err
 	}
@@ -314,6 +321,7 @@ type liveLoop struct {
 	nextExp  int64
 	nextSync int64
 
+	scale  *liveScale // IPFIX export and metrics, or nil
 	view   *liveView
 	frames chan *viewFrame // to the view goroutine
 	exp    *exporter
@@ -345,7 +353,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 		var line []byte
 		cfg.OnEvents = func(evs []flowtable.Event) {
 			for i := range evs {
-				line = appendEvent(line[:0], &evs[i], lo, o.eventStamps)
+				line = appendEventLine(line[:0], &evs[i], o.output, lo, o.eventStamps)
 				line = append(line, '\n')
 				if _, werr := stdout.Write(line); werr != nil {
 					// A closed pipe (head, less quitting): stop as tcpdump does.
@@ -365,6 +373,13 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 			l.closedMu.Unlock()
 		}
 	}
+	if l.scale, err = startScale(o, stderr); err != nil {
+		return err
+	}
+	if l.scale != nil && l.scale.fx != nil {
+		cfg.OnEvents = l.scale.fx.chain(cfg.OnEvents)
+	}
+	cfg.DestroyEventsOnly = !o.events // the view and IPFIX need ended flows only
 	l.table = flowtable.New(cfg)
 
 	if o.write != "" {
@@ -410,6 +425,10 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 	}
 	pst, pstErr := src.Stats()
 	res := l.table.Close(endNow)
+	var scaleErr error
+	if l.scale != nil {
+		scaleErr = l.scale.finish(&res, endNow)
+	}
 	flows := res.Flows()
 	if l.expIn != nil {
 		close(l.expIn)
@@ -435,7 +454,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 		}
 	}
 	writeLiveStats(stderr, o, &l.st, pst, pstErr, &res.Stats, l.dec)
-	return errors.Join(capErr, l.dumpErr, outErr)
+	return errors.Join(capErr, l.dumpErr, outErr, scaleErr)
 }
 
 // capture reads until stopped. It returns a capture error, or nil.
@@ -511,6 +530,9 @@ func (l *liveLoop) periodic(capTS int64) {
 	if l.dump != nil && l.dumpErr == nil && now >= l.nextSync {
 		l.nextSync = now + int64(time.Second)
 		l.dumpErr = l.dump.flush()
+	}
+	if l.scale != nil {
+		l.scale.tick(l, now)
 	}
 	wantView := l.view != nil && now >= l.nextView
 	wantExp := l.exp != nil && now >= l.nextExp

@@ -47,6 +47,7 @@ type captureConfig struct {
 	direction   string // "in", "out" or "inout"
 	filter      string // BPF expression compiled by libpcap, run in the kernel
 	readTimeout time.Duration
+	fanout      int // AF_PACKET fanout group to join; -1: none
 }
 
 // pcapSource is a libpcap live capture in immediate mode: each packet is
@@ -76,6 +77,10 @@ func openCapture(c captureConfig) (*pcapSource, error) {
 		if _, err := net.InterfaceByName(name); err != nil {
 			return nil, fmt.Errorf("capture on %s: no such interface (see ip link)", name)
 		}
+	}
+	var fdsBefore map[int]bool
+	if c.fanout >= 0 {
+		fdsBefore = socketFDs()
 	}
 	in, err := pcap.NewInactiveHandle(name)
 	if err != nil {
@@ -112,6 +117,12 @@ func openCapture(c captureConfig) (*pcapSource, error) {
 		if err := h.SetBPFFilter(c.filter); err != nil {
 			h.Close()
 			return nil, fmt.Errorf("capture on %s: bad filter %q: %s", name, c.filter, oneLine(err))
+		}
+	}
+	if c.fanout >= 0 {
+		if err := joinFanout(fdsBefore, c.fanout); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("capture on %s: --fanout: %w", name, err)
 		}
 	}
 	return s, nil

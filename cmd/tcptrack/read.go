@@ -81,26 +81,29 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.wantHosts() {
 		cfg.Hosts = &o.hosts
 	}
-	var zw *zeekWriter // -o zeek: ended flows get their records from DESTROY events
-	if o.output == "zeek" || o.output == "zeek-json" {
-		zw = newZeekWriter(out, o.output == "zeek-json", o.events)
+	var zv *zeekView // -o zeek, zeek-json: Zeek's connection model, beside the table
+	if o.zeekOutput() {
+		zv = newZeekView(out, o)
 	}
-	if o.events || zw != nil {
+	if o.events {
 		var line []byte
 		cfg.OnEvents = func(evs []flowtable.Event) {
 			for i := range evs {
-				if zw != nil && evs[i].Summary != nil {
-					zw.record(&evs[i].Flow, evs[i].Summary)
-				}
-				if !o.events {
-					continue
-				}
-				line = appendEvent(line[:0], &evs[i], lo, o.eventStamps)
+				line = appendEventLine(line[:0], &evs[i], o.output, lo, o.eventStamps)
 				line = append(line, '\n')
 				out.Write(line)
 			}
 		}
 	}
+	fx, err := openFlowExport(&o.ipfixFlags, false, stderr)
+	if err != nil {
+		return err
+	}
+	if fx != nil {
+		cfg.OnEvents = fx.chain(cfg.OnEvents)
+		cfg.Hosts = &o.hosts // records carry the endpoints' sockets
+	}
+	cfg.DestroyEventsOnly = !o.events // IPFIX needs ended flows only
 	table := flowtable.New(cfg)
 	dec := assemble.NewDecoder(assemble.DecoderConfig{})
 
@@ -131,9 +134,6 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 		st.Read++
-		if zw != nil && st.Read == 1 {
-			zw.open(rec.TS) // before any record: events start after the first Add
-		}
 		if st.Read&4095 == 0 {
 			prog.update(src.Offset(), st.Read, table.Active())
 		}
@@ -144,6 +144,9 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if filter != nil && !filter.Match(&rec) {
 			st.Filtered++
 			continue
+		}
+		if zv != nil {
+			zv.add(&rec) // with its own time: Zeek keeps a packet's time, its timers run on the latest
 		}
 		if rec.TS < last {
 			// Time stepped back (a clock step, multi-queue capture). The
@@ -206,8 +209,13 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "tcptrack: warning: filter %q: %v\n", o.filter, ferr)
 		}
 	}
-	if zw != nil {
-		if err := zw.finish(&res, now); err != nil {
+	if fx != nil {
+		if err := fx.finish(&res, now); err != nil {
+			return err
+		}
+	}
+	if zv != nil {
+		if err := zv.finish(now); err != nil {
 			return err
 		}
 	} else if o.output == "netstat" {
@@ -271,9 +279,6 @@ func writeFlowList(out *bufio.Writer, stderr io.Writer, o *readOptions, flows fl
 		return writeTableColumns(out, flows, now, o.columns)
 	case "json":
 		return writeJSONList(out, flows, now)
-	case "zeek", "zeek-json":
-		zw := newZeekWriter(out, o.output == "zeek-json", false)
-		return zw.finish(flows, now)
 	}
 	lo := lineOpts{acct: o.acct, extended: o.extended}
 	var line []byte
