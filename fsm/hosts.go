@@ -330,6 +330,23 @@ func (p *Hosts) send(cfg *HostConfig, d Dir, s *Segment, now int64) {
 		x.takeFIN(cfg, now)
 	}
 
+	// A segment without data starting beyond all it was seen to send: what
+	// it sent in between never reached the capture point, and its last
+	// byte may have been a FIN (a host that closed sends its ACKs one past
+	// it). Until that FIN shows again, it may or may not have closed.
+	if hadSent && f&FIN == 0 && s.PayloadLen == 0 && after(s.Seq, prevSnd) {
+		var more sockSet
+		x.may.members(func(st SockState) {
+			switch st {
+			case SockEstablished:
+				more |= setOf(SockFinWait1)
+			case SockCloseWait:
+				more |= setOf(SockLastAck)
+			}
+		})
+		x.may |= more
+	}
+
 	// New data: it has not closed, and so its peer has not had its FIN.
 	opened := s.PayloadLen > 0 && (!hadSent || after(dataEnd, prevSnd))
 	if opened {
