@@ -78,7 +78,7 @@ func BenchmarkCensus(b *testing.B) {
 	for _, shards := range []int{1, 2} {
 		b.Run(map[int]string{1: "shards=1", 2: "shards=2"}[shards], func(b *testing.B) {
 			hcfg := fsm.DefaultHostConfig()
-		tb := New(Config{FSM: fsm.DefaultConfig(), Shards: shards, Acct: true, Hosts: &hcfg})
+			tb := New(Config{FSM: fsm.DefaultConfig(), Shards: shards, Acct: true, Hosts: &hcfg})
 			var p assemble.Packet
 			for i := range flows {
 				p = assemble.Packet{TS: sec, IPLen: 40, Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dst: server,
