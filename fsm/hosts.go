@@ -66,7 +66,13 @@ func (p *Hosts) Update(cfg *HostConfig, dir Dir, s *Segment, now int64) {
 	p.h[1].advance(cfg, p.rto(cfg, 1), now)
 	x := &p.h[dir]
 	ackBefore, ackKnown := x.rcvWup, x.flags&hRcv != 0
-	p.send(cfg, dir, s, now)
+	// A timestamp older than one its sender already sent marks a copy of
+	// an earlier segment, late on the way (a retransmission carries a new
+	// one): it says nothing new about its sender. Its receiver still gets
+	// it.
+	if !(s.HasTS && x.flags&hTS != 0 && before(s.TSVal, x.tsMax)) {
+		p.send(cfg, dir, s, now)
+	}
 	p.recv(cfg, dir^1, s, now, ackBefore, ackKnown)
 }
 
@@ -217,9 +223,6 @@ func (p *Hosts) send(cfg *HostConfig, d Dir, s *Segment, now int64) {
 		}
 		x.may = x.goneFrom // it speaks: the timer or silence GONE rested on was wrong
 		x.goneFrom = 0
-	}
-	if s.HasTS && x.flags&hTS != 0 && before(s.TSVal, x.tsMax) && x.pending() {
-		return // sent before one seen already (a duplicate or a delayed copy): it says nothing new
 	}
 	hadSent, prevSnd := x.flags&hSent != 0, x.sndNxt
 	end := s.End()
@@ -515,6 +518,10 @@ func (p *Hosts) sendSYNACK(cfg *HostConfig, d Dir, s *Segment, now int64) {
 	own := x.flags&hISS != 0 && s.Seq == x.iss
 	if own && x.pending() && x.gone() {
 		x.rollbackTo(int(x.npend) - 1) // it speaks: what ended it never reached it
+	}
+	if own && x.flags&hSynAck != 0 && !x.is(SockSynRecv) && x.before() != setOf(SockSynRecv) {
+		x.lastTx = now // a copy of its SYN-ACK from before it moved on, late on the way
+		return
 	}
 	again := own && x.flags&hSynAck != 0 && x.flags&hRcv != 0 && s.Ack == x.rcvNxt
 	if again && x.pending() && x.pend[0].from == setOf(SockSynRecv) && now-x.pend[0].at > p.lateAfter(d) {
