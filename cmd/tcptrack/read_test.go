@@ -28,6 +28,9 @@ func TestReadGolden(t *testing.T) {
 		{"json", []string{"read", "-o", "json", sample}},
 		{"filtered", []string{"read", sample, "ip6"}},
 		{"now", []string{"read", "--now", "1795239470.5", sample}},
+		{"netstat", []string{"read", "-o", "netstat", sample}},
+		{"netstat-host-timers", []string{"read", "-o", "netstat", "--timers", "--host", "10.1.0.2", "--host-timeout", "fin_timeout=3,syn_retries=2,synack_retries=2", sample}},
+		{"sockets", []string{"read", "-o", "sockets", "--host-timeout", "fin_timeout=3,syn_retries=2,synack_retries=2", sample}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
