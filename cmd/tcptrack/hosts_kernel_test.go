@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/tcptrack/tcptrack/assemble"
+	"github.com/tcptrack/tcptrack/fsm"
 	"github.com/tcptrack/tcptrack/internal/kernelcorpus"
 )
 
@@ -248,9 +249,28 @@ func hiddenEnds(t *testing.T, dir string, at float64) map[string]bool {
 	return hidden
 }
 
+// gotRST returns the endpoints (ADDR:PORT) sent a RST before at: a socket
+// ended that way never says it got it.
+func gotRST(t *testing.T, dir string, at float64) map[string]bool {
+	got := map[string]bool{}
+	dec := assemble.NewDecoder(assemble.DecoderConfig{})
+	var pkt assemble.Packet
+	recs := readAllRecords(t, filepath.Join(dir, kernelcorpus.CaptureFile))
+	for i := range recs {
+		if dec.Decode(&recs[i], &pkt) != assemble.TCP || float64(pkt.TS)/1e9 > at {
+			continue
+		}
+		if pkt.TCP.Flags&fsm.RST != 0 {
+			got[netip.AddrPortFrom(pkt.Dst.Unmap(), pkt.TCP.DstPort).String()] = true
+		}
+	}
+	return got
+}
+
 // socketTally counts endpoints by how they compared.
 type socketTally struct {
 	endpoints, match, unknown, unconfirmed, unconfirmedWrong, timers, hidden int
+	unconfirmedRST                                                          int // unconfirmed GONE after a RST
 }
 
 func (s *socketTally) add(o socketTally) {
@@ -261,6 +281,7 @@ func (s *socketTally) add(o socketTally) {
 	s.unconfirmedWrong += o.unconfirmedWrong
 	s.timers += o.timers
 	s.hidden += o.hidden
+	s.unconfirmedRST += o.unconfirmedRST
 }
 
 func (s socketTally) String() string {
@@ -270,8 +291,10 @@ func (s socketTally) String() string {
 		}
 		return 100 * float64(n) / float64(s.endpoints)
 	}
-	return fmt.Sprintf("%d endpoints: %d equal to ss (%.1f%%; %d timers within 1 s), %d unknown \"-\" (%.1f%%), %d unconfirmed (%.1f%%; %d of them differ from ss), %d hidden by a drop before the capture point",
-		s.endpoints, s.match, pct(s.match), s.timers, s.unknown, pct(s.unknown), s.unconfirmed, pct(s.unconfirmed), s.unconfirmedWrong, s.hidden)
+	return fmt.Sprintf("%d endpoints: %d equal to ss (%.1f%%; %d timers within 1 s), %d unknown \"-\" (%.1f%%), %d unconfirmed (%.1f%%; %d of them differ from ss; "+
+		"%d GONE after a RST, which nothing can confirm, the other %d = %.1f%%), %d hidden by a drop before the capture point",
+		s.endpoints, s.match, pct(s.match), s.timers, s.unknown, pct(s.unknown), s.unconfirmed, pct(s.unconfirmed), s.unconfirmedWrong,
+		s.unconfirmedRST, s.unconfirmed-s.unconfirmedRST, pct(s.unconfirmed-s.unconfirmedRST), s.hidden)
 }
 
 // timedStates are those whose timer the test compares.
@@ -309,6 +332,7 @@ func compareSockets(t *testing.T, dir string, m *kernelcorpus.Meta, host string,
 	var n socketTally
 	ours := ourSockets(t, dir, m, h, h.SocketsAt)
 	hidden := hiddenEnds(t, dir, h.SocketsAt)
+	rst := gotRST(t, dir, h.SocketsAt)
 	theirs := map[string]ssSocket{}
 	for _, s := range parseSS(t, filepath.Join(dir, kernelcorpus.SocketsFile(host))) {
 		if crafted(m, s.local) {
@@ -373,6 +397,9 @@ func compareSockets(t *testing.T, dir string, m *kernelcorpus.Meta, host string,
 		switch {
 		case !o.Confirmed:
 			n.unconfirmed++
+			if o.State == "GONE" && rst[o.Local] {
+				n.unconfirmedRST++
+			}
 			if !ok {
 				n.unconfirmedWrong++
 				t.Logf("%s; tcptrack %s (unconfirmed)", desc, ourLine(o))
