@@ -270,7 +270,7 @@ func gotRST(t *testing.T, dir string, at float64) map[string]bool {
 // socketTally counts endpoints by how they compared.
 type socketTally struct {
 	endpoints, match, unknown, unconfirmed, unconfirmedWrong, timers, hidden int
-	unconfirmedRST                                                          int // unconfirmed GONE after a RST
+	unconfirmedRST                                                           int // unconfirmed GONE after a RST
 }
 
 func (s *socketTally) add(o socketTally) {
