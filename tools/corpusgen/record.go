@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -115,10 +117,56 @@ func startRecording(ctx context.Context, t *topology, dir string) (*recorder, er
 		r.abort()
 		return nil, ctx.Err()
 	}
-	// conntrack -E prints nothing when ready; its netlink subscription is
-	// done within milliseconds of exec, the tcpdump start above took longer.
-	time.Sleep(150 * time.Millisecond)
+	// conntrack -E prints nothing when ready: wait until its netlink socket
+	// has joined the conntrack event groups in the router's namespace. (A
+	// fixed pause was not enough: under load ip netns exec can take over a
+	// second, and a scenario's whole traffic then went unrecorded.)
+	if err := waitEventsSubscribed(ctx, r.events.Process.Pid, router); err != nil {
+		r.abort()
+		return nil, err
+	}
 	return r, nil
+}
+
+// waitEventsSubscribed returns once process pid runs in n's namespace with a
+// NETLINK_NETFILTER socket subscribed to some multicast group, which only
+// conntrack -E has there.
+func waitEventsSubscribed(ctx context.Context, pid int, n node) error {
+	want, err := os.Stat(n.path())
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if ns, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && os.SameFile(ns, want) {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/netlink", pid)); err == nil && netfilterSubscribed(string(b)) {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return errors.New("conntrack -E did not subscribe to conntrack events within 20s")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// netfilterSubscribed reports whether a /proc/net/netlink table lists a
+// NETLINK_NETFILTER (12) socket with a nonzero Groups mask.
+func netfilterSubscribed(table string) bool {
+	for _, line := range strings.Split(table, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[1] != "12" {
+			continue
+		}
+		if g, err := strconv.ParseUint(f[3], 16, 32); err == nil && g != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // finish takes the final conntrack -L and, in the same shell right after
@@ -198,8 +246,20 @@ func (r *recorder) stopEvents() error {
 	if err != nil && !errors.As(err, &ee) {
 		return fmt.Errorf("conntrack -E: %w", err)
 	}
+	// On SIGINT it says how many events it printed: all must be in the file.
+	if m := shownRE.FindStringSubmatch(r.eventsErr.String()); m != nil {
+		b, err := os.ReadFile(r.eventsOut.Name())
+		if err != nil {
+			return err
+		}
+		if lines := strings.Count(string(b), "\n"); strconv.Itoa(lines) != m[1] {
+			return fmt.Errorf("conntrack -E showed %s events, the file has %d lines", m[1], lines)
+		}
+	}
 	return nil
 }
+
+var shownRE = regexp.MustCompile(`(\d+) flow events have been shown`)
 
 // abort stops whatever still runs, for error paths.
 func (r *recorder) abort() {
