@@ -29,6 +29,7 @@ run: build
 
 vet:
 	$(GO) vet ./...
+	cd examples/replay && $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
 # Every test: unit, golden, fuzz seeds, race detector, and the differential
@@ -39,7 +40,7 @@ test: deps vet
 	@echo "go test -race -count=1 ./... (every package; takes a few minutes)"
 	@set -o pipefail; $(GO) test -race -count=1 -json ./... | bin/testsummary \
 	  -note "$$(cat bin/deps.txt)" \
-	  -note "ran: go vet ./... and gofmt (clean), then go test -race over every package, incl. the differential test against the kernel corpus in testdata/pcaps/kernel"
+	  -note "ran: go vet (the module and examples/replay) and gofmt (clean), then go test -race over every package, incl. the differential test against the kernel corpus in testdata/pcaps/kernel and the library checks (fsm, flowtable, output without cgo; examples/replay built with CGO_ENABLED=0 prints what tcptrack read prints)"
 
 # Rewrite every golden file and fuzz seed corpus from the current code
 # (review the diff before committing).

@@ -6,6 +6,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -14,7 +15,7 @@ var tsOpts = []byte{1, 1, 8, 10, 0, 1, 0, 0, 0, 2, 0, 0}
 
 func benchDecode(b *testing.B, r Record) {
 	d := NewDecoder(DecoderConfig{})
-	var p Packet
+	var p flowtable.Packet
 	if d.Decode(&r, &p) != TCP {
 		b.Fatal("not TCP")
 	}
@@ -58,7 +59,7 @@ func BenchmarkDecodeFragments(b *testing.B) {
 	r1 := rec(LinkRaw, f4(tcp, 1, 0, 64, true))
 	r2 := rec(LinkRaw, f4(tcp, 1, 64, 120, false))
 	d := NewDecoder(DecoderConfig{})
-	var p Packet
+	var p flowtable.Packet
 	b.ReportAllocs()
 	for range b.N {
 		d.Decode(&r1, &p)
@@ -135,7 +136,7 @@ func BenchmarkReadDecode(b *testing.B) {
 	head, body := file[:24], file[24:]
 	r, _ := NewReader(&loopReader{head: head, body: body}, "bench")
 	d := NewDecoder(DecoderConfig{})
-	var p Packet
+	var p flowtable.Packet
 	b.ReportAllocs()
 	for range b.N {
 		rec, err := r.Next()
@@ -166,7 +167,7 @@ func BenchmarkMerger(b *testing.B) {
 // go test, not only in benchmarks.
 func TestHotPathDoesNotAllocate(t *testing.T) {
 	d := NewDecoder(DecoderConfig{})
-	var p Packet
+	var p flowtable.Packet
 	for _, tc := range decodeCases() {
 		r := tc.rec
 		if n := testing.AllocsPerRun(20, func() { d.Decode(&r, &p) }); n != 0 {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
@@ -78,7 +79,7 @@ func TestCorpus(t *testing.T) {
 			}
 			defer r.Close()
 			d := NewDecoder(DecoderConfig{})
-			var p Packet
+			var p flowtable.Packet
 			for {
 				rec, err := r.Next()
 				if err == io.EOF {

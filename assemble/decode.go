@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -22,20 +23,11 @@ const (
 	numKinds
 )
 
+var kindNames = [...]string{"TCP", "NotTCP", "Fragment", "Malformed", "Truncated", "Unsupported"}
+
 func (k Kind) String() string {
-	switch k {
-	case TCP:
-		return "TCP"
-	case NotTCP:
-		return "NotTCP"
-	case Fragment:
-		return "Fragment"
-	case Malformed:
-		return "Malformed"
-	case Truncated:
-		return "Truncated"
-	case Unsupported:
-		return "Unsupported"
+	if int(k) < len(kindNames) {
+		return kindNames[k]
 	}
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -147,7 +139,7 @@ func (d *Decoder) Stats() DecodeStats {
 // segment, its addresses, the IP datagram length and rec's timestamp. A
 // fragment that completes a datagram returns TCP with p describing the
 // reassembled datagram. Decode never keeps rec.Data.
-func (d *Decoder) Decode(rec *Record, p *Packet) Kind {
+func (d *Decoder) Decode(rec *Record, p *flowtable.Packet) Kind {
 	if len(d.frag.queues) > 0 && rec.TS >= d.frag.nextExpiry {
 		d.frag.expire(rec.TS)
 	}
@@ -182,7 +174,7 @@ const (
 	etherPPPoE   = 0x8864
 )
 
-func (d *Decoder) decode(rec *Record, p *Packet) Kind {
+func (d *Decoder) decode(rec *Record, p *flowtable.Packet) Kind {
 	b := rec.Data
 	extra := rec.OrigLen - len(b)
 	if extra < 0 {
@@ -246,7 +238,7 @@ func (d *Decoder) decode(rec *Record, p *Packet) Kind {
 
 // ipByVersion decodes b as IPv4 or IPv6 by its version nibble, for
 // link layers (raw IP, MPLS) that do not say which.
-func (d *Decoder) ipByVersion(b []byte, extra int, p *Packet) Kind {
+func (d *Decoder) ipByVersion(b []byte, extra int, p *flowtable.Packet) Kind {
 	if len(b) < 1 {
 		return short(1, len(b), extra)
 	}
@@ -263,7 +255,7 @@ const arphrdNetlink = 824 // SLL captures of netlink traffic: not IP at all
 
 // ethertype dispatches on an Ethernet type, peeling VLAN tags, MPLS labels
 // and PPPoE session headers; b starts after the type field.
-func (d *Decoder) ethertype(et uint16, b []byte, extra int, p *Packet) Kind {
+func (d *Decoder) ethertype(et uint16, b []byte, extra int, p *flowtable.Packet) Kind {
 	for {
 		switch et {
 		case etherIPv4:
@@ -318,7 +310,7 @@ func (d *Decoder) ethertype(et uint16, b []byte, extra int, p *Packet) Kind {
 // ipv4 decodes an IPv4 datagram at b. extra is the number of bytes the
 // capture cut off the frame. reasm marks a datagram rebuilt from
 // fragments (already checked, no fragment fields).
-func (d *Decoder) ipv4(b []byte, extra int, p *Packet, reasm bool) Kind {
+func (d *Decoder) ipv4(b []byte, extra int, p *flowtable.Packet, reasm bool) Kind {
 	if len(b) < 20 {
 		return short(20, len(b), extra)
 	}
@@ -383,7 +375,7 @@ const (
 // ipv6 decodes an IPv6 packet at b, walking extension headers to TCP.
 // reasm marks a packet rebuilt from fragments (its fragment header
 // removed).
-func (d *Decoder) ipv6(b []byte, extra int, p *Packet, reasm bool) Kind {
+func (d *Decoder) ipv6(b []byte, extra int, p *flowtable.Packet, reasm bool) Kind {
 	if len(b) < 40 {
 		return short(40, len(b), extra)
 	}
@@ -459,7 +451,7 @@ func (d *Decoder) ipv6(b []byte, extra int, p *Packet, reasm bool) Kind {
 
 // tcp decodes a TCP header: c holds the captured bytes of the segment,
 // l its length according to IP.
-func (d *Decoder) tcp(c []byte, l int, p *Packet) Kind {
+func (d *Decoder) tcp(c []byte, l int, p *flowtable.Packet) Kind {
 	if l < 20 {
 		return Malformed
 	}

@@ -3,6 +3,7 @@ package assemble
 import (
 	"testing"
 
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -18,25 +19,25 @@ var dataSeg = seg{sport: 40000, dport: 80, seq: 1001, ack: 5001, flags: fsm.ACK 
 
 var dataWant = fsm.Segment{SrcPort: 40000, DstPort: 80, Seq: 1001, Ack: 5001, Flags: fsm.ACK | fsm.PSH, Window: 502, PayloadLen: 100}
 
-func pkt4(s fsm.Segment, ipLen int) Packet {
-	return Packet{TS: 1e9, Src: addrA, Dst: addrB, IPLen: uint32(ipLen), TCP: s}
+func pkt4(s fsm.Segment, ipLen int) flowtable.Packet {
+	return flowtable.Packet{TS: 1e9, Src: addrA, Dst: addrB, IPLen: uint32(ipLen), TCP: s}
 }
 
-func pkt6(s fsm.Segment, ipLen int) Packet {
-	return Packet{TS: 1e9, Src: addr6A, Dst: addr6B, IPLen: uint32(ipLen), TCP: s}
+func pkt6(s fsm.Segment, ipLen int) flowtable.Packet {
+	return flowtable.Packet{TS: 1e9, Src: addr6A, Dst: addr6B, IPLen: uint32(ipLen), TCP: s}
 }
 
-func withVLAN(p Packet, id uint16) Packet { p.VLAN = id; return p }
+func withVLAN(p flowtable.Packet, id uint16) flowtable.Packet { p.VLAN = id; return p }
 
 type decodeCase struct {
 	name string
 	cfg  DecoderConfig
 	rec  Record
 	want Kind
-	pkt  *Packet // checked when want == TCP
+	pkt  *flowtable.Packet // checked when want == TCP
 }
 
-func ptr(p Packet) *Packet { return &p }
+func ptr(p flowtable.Packet) *flowtable.Packet { return &p }
 
 func decodeCases() []decodeCase {
 	syn4 := v4{}.wrap(synSeg.bytes())   // 20 + 40
@@ -177,7 +178,7 @@ func TestDecode(t *testing.T) {
 	for _, tc := range decodeCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			d := NewDecoder(tc.cfg)
-			var p Packet
+			var p flowtable.Packet
 			r := tc.rec
 			got := d.Decode(&r, &p)
 			if got != tc.want {
@@ -196,7 +197,7 @@ func TestDecode(t *testing.T) {
 // A reused Packet must not keep options from an earlier segment.
 func TestDecodeResetsPacket(t *testing.T) {
 	d := NewDecoder(DecoderConfig{})
-	var p Packet
+	var p flowtable.Packet
 	r1 := rec(LinkEthernet, ether(0x8100, cat(vlanTag(9, 0x0800), v4{}.wrap(synSeg.bytes()))))
 	r2 := rec(LinkRaw, v4{}.wrap(dataSeg.bytes()))
 	if d.Decode(&r1, &p) != TCP || d.Decode(&r2, &p) != TCP {

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 	"time"
+
+	"github.com/tcptrack/tcptrack/flowtable"
 )
 
 // Fragment reassembly, after the kernel's (net/ipv4/ip_fragment.c,
@@ -80,7 +82,7 @@ func (t *fragTable) init() {
 
 // addIPv4 takes an IPv4 TCP fragment; b is the IP datagram as captured,
 // total its length from the header.
-func (t *fragTable) addIPv4(d *Decoder, b []byte, total, ihl, extra int, p *Packet) Kind {
+func (t *fragTable) addIPv4(d *Decoder, b []byte, total, ihl, extra int, p *flowtable.Packet) Kind {
 	ff := be16(b[6:])
 	var key fragKey
 	copy(key.src[:], b[12:16])
@@ -95,7 +97,7 @@ func (t *fragTable) addIPv4(d *Decoder, b []byte, total, ihl, extra int, p *Pack
 // addIPv6 takes an IPv6 fragment whose fragment header is at fh; b is the
 // packet as captured, total its length from the header, nhoff the offset of
 // the next-header byte that names the fragment header.
-func (t *fragTable) addIPv6(d *Decoder, b []byte, total, fh, nhoff int, p *Packet) Kind {
+func (t *fragTable) addIPv6(d *Decoder, b []byte, total, fh, nhoff int, p *flowtable.Packet) Kind {
 	fo := be16(b[fh+2:])
 	var key fragKey
 	copy(key.src[:], b[8:24])
@@ -139,7 +141,7 @@ func tcpHeaderSplit(b []byte, nh byte, off, total int) bool {
 // add queues one fragment covering [off, end) of its datagram; data is the
 // captured part of its payload, hdr the headers before the payload (IP
 // header, for IPv6 also extension headers before the fragment header).
-func (t *fragTable) add(d *Decoder, key *fragKey, off, end int, more bool, data, hdr []byte, nhoff int, nexthdr byte, p *Packet) Kind {
+func (t *fragTable) add(d *Decoder, key *fragKey, off, end int, more bool, data, hdr []byte, nhoff int, nexthdr byte, p *flowtable.Packet) Kind {
 	if end > maxDatagram {
 		t.dropped++
 		return Fragment
@@ -326,7 +328,7 @@ func (t *fragTable) expire(now int64) {
 // reassemble rebuilds a complete datagram into scratch and decodes it. Only
 // the captured prefix is copied: a snaplen-cut fragment leaves the rest
 // unknown, which the decoder sees as bytes cut from the end.
-func (t *fragTable) reassemble(d *Decoder, q *fragQueue, p *Packet) Kind {
+func (t *fragTable) reassemble(d *Decoder, q *fragQueue, p *flowtable.Packet) Kind {
 	t.completed++
 	captured := 0
 	for _, pc := range q.pieces {

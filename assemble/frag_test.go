@@ -3,6 +3,7 @@ package assemble
 import (
 	"testing"
 
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -40,7 +41,7 @@ func TestFragments(t *testing.T) {
 		name   string
 		cfg    DecoderConfig
 		in     []fragIn
-		pkt    *Packet // the packet after the last TCP result
+		pkt    *flowtable.Packet // the packet after the last TCP result
 		stats  stats
 		lastTS float64
 	}{
@@ -51,7 +52,7 @@ func TestFragments(t *testing.T) {
 				{at(1, LinkRaw, f4(tcp, 1, 24, 64, true)), Fragment},
 				{at(1.5, LinkRaw, f4(tcp, 1, 64, 120, false)), TCP},
 			},
-			pkt: ptr(func() Packet { p := want4; p.TS = 1.5e9; return p }()), stats: stats{completed: 1},
+			pkt: ptr(func() flowtable.Packet { p := want4; p.TS = 1.5e9; return p }()), stats: stats{completed: 1},
 		},
 		{
 			name: "ipv4 out of order",
@@ -263,7 +264,7 @@ func TestFragments(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := NewDecoder(tc.cfg)
-			var p, last Packet
+			var p, last flowtable.Packet
 			for i, in := range tc.in {
 				r := in.rec
 				got := d.Decode(&r, &p)
@@ -299,7 +300,7 @@ func TestFragments(t *testing.T) {
 func TestFragmentRecycling(t *testing.T) {
 	d := NewDecoder(DecoderConfig{})
 	tcp := dataSeg.bytes()
-	var p Packet
+	var p flowtable.Packet
 	for id := range 1000 {
 		for _, f := range []fragIn{
 			{at(1, LinkRaw, f4(tcp, uint16(id), 64, 120, false)), Fragment},

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
@@ -34,7 +35,7 @@ func FuzzDecode(f *testing.F) {
 		frames := bytes.Split(data, frameSep)
 		for i, fr := range frames {
 			r := Record{TS: int64(i) * 1e9, CapLen: len(fr), OrigLen: len(fr) + int(cutBy), LinkType: lt, Data: fr}
-			var p, q Packet
+			var p, q flowtable.Packet
 			k := d.Decode(&r, &p)
 			k2 := keep.Decode(&r, &q)
 			if k == TCP {
@@ -63,7 +64,7 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-func checkPacket(t *testing.T, p *Packet, r *Record) {
+func checkPacket(t *testing.T, p *flowtable.Packet, r *Record) {
 	t.Helper()
 	if !p.Src.IsValid() || !p.Dst.IsValid() || p.Src.Is4() != p.Dst.Is4() {
 		t.Fatalf("addresses %v %v", p.Src, p.Dst)

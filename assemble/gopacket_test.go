@@ -1,11 +1,9 @@
 //go:build gopacket_xcheck
 
-// A cross-check against gopacket's decoder over the shared corpus. go.mod
-// does not require gopacket (nothing else uses it), so this runs with an
-// alternate module file:
+// A cross-check against gopacket's decoder over the shared corpus, run on
+// demand (it is a reference check, not a regression test):
 //
-//	cp go.mod go.sum /tmp/xcheck/ && go get -modfile=/tmp/xcheck/go.mod github.com/google/gopacket@v1.1.19
-//	go test -tags gopacket_xcheck -modfile=/tmp/xcheck/go.mod -run Gopacket ./assemble
+//	go test -tags gopacket_xcheck -run Gopacket ./assemble
 
 package assemble
 
@@ -18,6 +16,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -26,7 +25,7 @@ import (
 // segment without decoding errors. short reports an IP length beyond the
 // captured bytes of a frame that was not cut: gopacket takes such a frame,
 // the kernel (and Decode) do not.
-func gopacketTCP(rec *Record) (p Packet, short, ok bool) {
+func gopacketTCP(rec *Record) (p flowtable.Packet, short, ok bool) {
 	var first gopacket.Decoder
 	switch rec.LinkType {
 	case LinkEthernet:
@@ -134,7 +133,7 @@ func TestCorpusGopacket(t *testing.T) {
 			}
 			defer r.Close()
 			d := NewDecoder(DecoderConfig{})
-			var p Packet
+			var p flowtable.Packet
 			compared := 0
 			for {
 				rec, err := r.Next()

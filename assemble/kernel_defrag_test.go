@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/tcptrack/tcptrack/flowtable"
 )
 
 // TestKernelDefrag replays frames whose fate a real kernel decided (see
@@ -49,7 +51,7 @@ func TestKernelDefrag(t *testing.T) {
 			var got []string
 			for i, fr := range s.frames {
 				r := Record{TS: int64(i), CapLen: len(fr), OrigLen: len(fr), LinkType: LinkEthernet, Data: fr}
-				var p Packet
+				var p flowtable.Packet
 				if d.Decode(&r, &p) == TCP {
 					got = append(got, fmt.Sprintf("%v %d %d", p.Src, p.TCP.SrcPort, p.IPLen))
 				}

@@ -5,14 +5,11 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 
 	"github.com/tcptrack/tcptrack/internal/testutil"
 )
-
-// Capture file builders.
 
 type tRec struct {
 	ts   int64 // ns
@@ -27,108 +24,6 @@ func (r tRec) origLen() int {
 	return r.orig
 }
 
-// pcapBytes writes a pcap file. magic is the canonical magic (a1b2c3d4,
-// a1b23c4d or a1b2cd34), written in order.
-func pcapBytes(order binary.AppendByteOrder, magic uint32, link uint32, recs ...tRec) []byte {
-	b := order.AppendUint32(nil, magic)
-	b = order.AppendUint16(b, 2)
-	b = order.AppendUint16(b, 4)
-	b = order.AppendUint32(b, 0)
-	b = order.AppendUint32(b, 0)
-	b = order.AppendUint32(b, 65535)
-	b = order.AppendUint32(b, link)
-	for _, r := range recs {
-		frac := uint32(r.ts % 1e9 / 1e3)
-		if magic == 0xa1b23c4d {
-			frac = uint32(r.ts % 1e9)
-		}
-		b = order.AppendUint32(b, uint32(r.ts/1e9))
-		b = order.AppendUint32(b, frac)
-		b = order.AppendUint32(b, uint32(len(r.data)))
-		b = order.AppendUint32(b, uint32(r.origLen()))
-		if magic == 0xa1b2cd34 {
-			b = append(b, make([]byte, 8)...) // ifindex, protocol, pkt_type, pad
-		}
-		b = append(b, r.data...)
-	}
-	return b
-}
-
-// ng writes pcapng blocks.
-type ng struct {
-	o binary.AppendByteOrder
-	b []byte
-}
-
-func (w *ng) block(typ uint32, body []byte) *ng {
-	for len(body)%4 != 0 {
-		body = append(body, 0)
-	}
-	n := uint32(12 + len(body))
-	w.b = w.o.AppendUint32(w.b, typ)
-	w.b = w.o.AppendUint32(w.b, n)
-	w.b = append(w.b, body...)
-	w.b = w.o.AppendUint32(w.b, n)
-	return w
-}
-
-func (w *ng) shb() *ng {
-	body := w.o.AppendUint32(nil, ngBOM)
-	body = w.o.AppendUint16(body, 1)
-	body = w.o.AppendUint16(body, 0)
-	body = w.o.AppendUint64(body, ^uint64(0))
-	return w.block(ngSHB, body)
-}
-
-// opt is one pcapng option.
-type opt struct {
-	code uint16
-	val  []byte
-}
-
-func (w *ng) idb(link uint16, snap uint32, opts ...opt) *ng {
-	body := w.o.AppendUint16(nil, link)
-	body = w.o.AppendUint16(body, 0)
-	body = w.o.AppendUint32(body, snap)
-	for _, o := range opts {
-		body = w.o.AppendUint16(body, o.code)
-		body = w.o.AppendUint16(body, uint16(len(o.val)))
-		body = append(body, o.val...)
-		for len(body)%4 != 0 {
-			body = append(body, 0)
-		}
-	}
-	if len(opts) > 0 {
-		body = append(body, 0, 0, 0, 0)
-	}
-	return w.block(ngIDB, body)
-}
-
-func (w *ng) epb(iface uint32, ts uint64, r tRec) *ng {
-	body := w.o.AppendUint32(nil, iface)
-	body = w.o.AppendUint32(body, uint32(ts>>32))
-	body = w.o.AppendUint32(body, uint32(ts))
-	body = w.o.AppendUint32(body, uint32(len(r.data)))
-	body = w.o.AppendUint32(body, uint32(r.origLen()))
-	return w.block(ngEPB, append(body, r.data...))
-}
-
-func (w *ng) pb(iface uint16, ts uint64, r tRec) *ng {
-	body := w.o.AppendUint16(nil, iface)
-	body = w.o.AppendUint16(body, 0)
-	body = w.o.AppendUint32(body, uint32(ts>>32))
-	body = w.o.AppendUint32(body, uint32(ts))
-	body = w.o.AppendUint32(body, uint32(len(r.data)))
-	body = w.o.AppendUint32(body, uint32(r.origLen()))
-	return w.block(ngPB, append(body, r.data...))
-}
-
-func (w *ng) spb(orig uint32, data []byte) *ng {
-	return w.block(ngSPB, append(w.o.AppendUint32(nil, orig), data...))
-}
-
-func le64(v int64) []byte { return binary.LittleEndian.AppendUint64(nil, uint64(v)) }
-
 func readAll(t *testing.T, name string, b []byte) ([]Record, *Reader, error) {
 	t.Helper()
 	r, err := NewReader(bytes.NewReader(b), name)
@@ -137,118 +32,6 @@ func readAll(t *testing.T, name string, b []byte) ([]Record, *Reader, error) {
 	}
 	recs, err := testutil.ReadAll(r.Next, func(rec Record) Record { rec.Data = bytes.Clone(rec.Data); return rec })
 	return recs, r, err
-}
-
-func TestReaderPcap(t *testing.T) {
-	recs := []tRec{
-		{ts: 1700000000_123456000, data: []byte("first frame")},
-		{ts: 1700000001_000001000, data: []byte("second"), orig: 1514},
-		{ts: 1700000002_999999000, data: nil},
-	}
-	nanoRecs := append([]tRec(nil), recs...)
-	nanoRecs[0].ts = 1700000000_123456789
-	for _, tc := range []struct {
-		name  string
-		file  []byte
-		recs  []tRec
-		link  LinkType
-		bytes int
-	}{
-		{"micro little-endian", pcapBytes(binary.LittleEndian, 0xa1b2c3d4, 1, recs...), recs, LinkEthernet, 0},
-		{"micro big-endian", pcapBytes(binary.BigEndian, 0xa1b2c3d4, 113, recs...), recs, LinkSLL, 0},
-		{"nano little-endian", pcapBytes(binary.LittleEndian, 0xa1b23c4d, 276, nanoRecs...), nanoRecs, LinkSLL2, 0},
-		{"nano big-endian", pcapBytes(binary.BigEndian, 0xa1b23c4d, 101, nanoRecs...), nanoRecs, LinkRaw, 0},
-		{"modified (kuznetzov)", pcapBytes(binary.LittleEndian, 0xa1b2cd34, 1, recs...), recs, LinkEthernet, 0},
-		{"fcs bits in link type", pcapBytes(binary.LittleEndian, 0xa1b2c3d4, 1|0x14000000, recs...), recs, LinkEthernet, 0},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, r, err := readAll(t, "x.pcap", tc.file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(tc.recs) || r.Count() != len(tc.recs) {
-				t.Fatalf("%d records (Count %d), want %d", len(got), r.Count(), len(tc.recs))
-			}
-			for i, w := range tc.recs {
-				g := got[i]
-				if g.TS != w.ts || g.CapLen != len(w.data) || g.OrigLen != w.origLen() || g.LinkType != tc.link || g.Iface != 0 || !bytes.Equal(g.Data, w.data) {
-					t.Errorf("record %d: %+v, want %+v link %v", i, g, w, tc.link)
-				}
-			}
-			if r.Offset() != int64(len(tc.file)) {
-				t.Errorf("Offset %d, want %d", r.Offset(), len(tc.file))
-			}
-			if r.LinkType() != tc.link || len(r.Interfaces()) != 1 {
-				t.Errorf("LinkType %v, Interfaces %v", r.LinkType(), r.Interfaces())
-			}
-			if _, err := r.Next(); err != io.EOF {
-				t.Errorf("after EOF: %v", err)
-			}
-		})
-	}
-}
-
-func TestReaderPcapng(t *testing.T) {
-	eth := []byte("ethernet frame")
-	w := &ng{o: binary.LittleEndian}
-	w.shb().
-		idb(1, 0).                                              // iface 0: default µs
-		idb(101, 128, opt{9, []byte{9}}, opt{2, []byte("lo")}). // iface 1: ns, named
-		block(0xbad, []byte("unknown block type")).
-		idb(113, 0, opt{9, []byte{0x80 | 20}}).             // iface 2: 2^-20 s
-		idb(276, 0, opt{14, le64(100)}, opt{9, []byte{3}}). // iface 3: ms, offset 100 s (offset first)
-		epb(0, 1700000000_123456, tRec{data: eth, orig: 1514}).
-		epb(1, 1700000000_123456789, tRec{data: []byte("raw")}).
-		block(4, []byte{0, 0, 0, 0}). // name resolution block
-		epb(2, 3<<20|1<<19, tRec{data: []byte("sll")}).
-		epb(3, 1500, tRec{data: []byte("sll2")}).
-		block(5, make([]byte, 12)).    // interface statistics block
-		spb(1514, []byte("simple!!")). // SPB data length includes padding: use a multiple of 4
-		pb(1, 42, tRec{data: []byte("obsolete")})
-	// A second section, big-endian, renumbers interfaces.
-	w2 := &ng{o: binary.BigEndian}
-	w2.shb().idb(228, 0, opt{9, []byte{6}}).epb(0, 5_000_000, tRec{data: []byte("v4")})
-	file := append(w.b, w2.b...)
-
-	got, r, err := readAll(t, "multi.pcapng", file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []Record{
-		{TS: 1700000000_123456000, CapLen: len(eth), OrigLen: 1514, LinkType: LinkEthernet, Iface: 0, Data: eth},
-		{TS: 1700000000_123456789, CapLen: 3, OrigLen: 3, LinkType: LinkRaw, Iface: 1, Data: []byte("raw")},
-		{TS: 3_500_000_000, CapLen: 3, OrigLen: 3, LinkType: LinkSLL, Iface: 2, Data: []byte("sll")},
-		{TS: 101_500_000_000, CapLen: 4, OrigLen: 4, LinkType: LinkSLL2, Iface: 3, Data: []byte("sll2")},
-		{TS: 101_500_000_000, CapLen: 8, OrigLen: 1514, LinkType: LinkEthernet, Iface: 0, Data: []byte("simple!!")}, // SPB: previous time
-		{TS: 42, CapLen: 8, OrigLen: 8, LinkType: LinkRaw, Iface: 1, Data: []byte("obsolete")},
-		{TS: 5_000_000_000, CapLen: 2, OrigLen: 2, LinkType: LinkIPv4, Iface: 4, Data: []byte("v4")},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("%d records, want %d", len(got), len(want))
-	}
-	for i := range want {
-		g, w := got[i], want[i]
-		if g.TS != w.TS || g.CapLen != w.CapLen || g.OrigLen != w.OrigLen || g.LinkType != w.LinkType || g.Iface != w.Iface || !bytes.Equal(g.Data, w.Data) {
-			t.Errorf("record %d:\n got %+v\nwant %+v", i, g, w)
-		}
-	}
-	ifs := r.Interfaces()
-	if len(ifs) != 5 || ifs[1] != (Interface{LinkType: LinkRaw, SnapLen: 128, Name: "lo"}) || ifs[4].Section != 1 || ifs[3].Section != 0 {
-		t.Errorf("interfaces %+v", ifs)
-	}
-	if r.Offset() != int64(len(file)) || r.Count() != len(want) {
-		t.Errorf("Offset %d Count %d", r.Offset(), r.Count())
-	}
-}
-
-// SPB capture length is bounded by the interface snaplen.
-func TestReaderSimplePacketSnaplen(t *testing.T) {
-	w := &ng{o: binary.LittleEndian}
-	w.shb().idb(1, 4).spb(1514, []byte("12345678"))
-	got, _, err := readAll(t, "spb.pcapng", w.b)
-	if err != nil || len(got) != 1 || string(got[0].Data) != "1234" || got[0].OrigLen != 1514 {
-		t.Fatalf("%+v %v", got, err)
-	}
 }
 
 func TestReaderGzip(t *testing.T) {
@@ -367,65 +150,5 @@ func TestReaderNextDoesNotAllocate(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("%s: %v allocs per Next", name, allocs)
 		}
-	}
-}
-
-func TestMerger(t *testing.T) {
-	le := binary.LittleEndian
-	a := pcapBytes(le, 0xa1b2c3d4, 1, tRec{ts: 1e9, data: []byte("a1")}, tRec{ts: 3e9, data: []byte("a3")}, tRec{ts: 2e9, data: []byte("a2-late")}, tRec{ts: 5e9, data: []byte("a5")})
-	b := pcapBytes(le, 0xa1b23c4d, 101, tRec{ts: 1e9, data: []byte("b1")}, tRec{ts: 2e9, data: []byte("b2")}, tRec{ts: 4e9, data: []byte("b4")})
-	c := pcapBytes(le, 0xa1b2c3d4, 1)
-	ra, _ := NewReader(bytes.NewReader(a), "a")
-	rb, _ := NewReader(bytes.NewReader(b), "b")
-	rc, _ := NewReader(bytes.NewReader(c), "c")
-	m := NewMerger(ra, rb, rc)
-	var got []string
-	var src []int
-	for {
-		rec, err := m.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, string(rec.Data))
-		src = append(src, m.Source())
-	}
-	want := "a1 b1 b2 a3 a2-late b4 a5"
-	if strings.Join(got, " ") != want {
-		t.Errorf("order %q, want %q", strings.Join(got, " "), want)
-	}
-	if m.Count() != 7 || src[1] != 1 || src[0] != 0 {
-		t.Errorf("Count %d, sources %v", m.Count(), src)
-	}
-}
-
-func TestMergerError(t *testing.T) {
-	le := binary.LittleEndian
-	good := pcapBytes(le, 0xa1b2c3d4, 1, tRec{ts: 1e9, data: []byte("g1")}, tRec{ts: 4e9, data: []byte("g4")})
-	bad := pcapBytes(le, 0xa1b2c3d4, 1, tRec{ts: 2e9, data: []byte("b2")}, tRec{ts: 3e9, data: []byte("b3")})
-	bad = bad[:len(bad)-1]
-	rg, _ := NewReader(bytes.NewReader(good), "good")
-	rb, _ := NewReader(bytes.NewReader(bad), "bad")
-	m := NewMerger(rg, rb)
-	var got []string
-	var errs int
-	for {
-		rec, err := m.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if !errors.Is(err, ErrTruncated) || !strings.HasPrefix(err.Error(), "bad: record 2") {
-				t.Errorf("error %v", err)
-			}
-			errs++
-			continue
-		}
-		got = append(got, string(rec.Data))
-	}
-	if strings.Join(got, " ") != "g1 b2 g4" || errs != 1 {
-		t.Errorf("got %q, %d errors", got, errs)
 	}
 }

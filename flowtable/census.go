@@ -34,7 +34,7 @@ func (c *Census) add(o *Census) {
 }
 
 // census counts the shard's live flows, their sockets as at now.
-func (s *Shard) census(now int64) Census {
+func (s *shard) census(now int64) Census {
 	c := Census{Flows: s.count, Stats: s.stats}
 	c.Stats.Active = uint64(s.count)
 	for pos := range s.flows.len() {

@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -16,7 +15,7 @@ func TestCensus(t *testing.T) {
 		tb := New(Config{FSM: fsm.DefaultConfig(), Shards: shards, Acct: true, Hosts: &hcfg})
 		// Some connections open, some closed, one unanswered: several
 		// states and socket states at once.
-		var pkts []assemble.Packet
+		var pkts []Packet
 		for i := range 30 {
 			c := newConv(uint16(20000+i), int64(i)*sec/10).handshake().add(true, fsm.ACK|fsm.PSH, 100)
 			switch i % 3 {
@@ -79,9 +78,9 @@ func BenchmarkCensus(b *testing.B) {
 		b.Run(map[int]string{1: "shards=1", 2: "shards=2"}[shards], func(b *testing.B) {
 			hcfg := fsm.DefaultHostConfig()
 			tb := New(Config{FSM: fsm.DefaultConfig(), Shards: shards, Acct: true, Hosts: &hcfg})
-			var p assemble.Packet
+			var p Packet
 			for i := range flows {
-				p = assemble.Packet{TS: sec, IPLen: 40, Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dst: server,
+				p = Packet{TS: sec, IPLen: 40, Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dst: server,
 					TCP: fsm.Segment{SrcPort: 40000, DstPort: 80, Flags: fsm.ACK, Window: 65535, Seq: 1, Ack: 1}}
 				tb.Add(&p)
 			}

@@ -4,14 +4,13 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
 // TestDestroyEventsOnly: with the option, OnEvents gets exactly the
 // DESTROY events it gets without it, in the same order.
 func TestDestroyEventsOnly(t *testing.T) {
-	var pkts []assemble.Packet
+	var pkts []Packet
 	for i := range 20 {
 		c := newConv(uint16(20000+i), int64(i)*sec/10).handshake().add(true, fsm.ACK|fsm.PSH, 100)
 		if i%2 == 0 {

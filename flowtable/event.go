@@ -1,6 +1,11 @@
 package flowtable
 
-import "github.com/tcptrack/tcptrack/fsm"
+import (
+	"slices"
+	"sort"
+
+	"github.com/tcptrack/tcptrack/fsm"
+)
 
 // EventType mirrors ctnetlink's message groups as conntrack -E names them.
 type EventType uint8
@@ -11,15 +16,13 @@ const (
 	EventDestroy
 )
 
+var eventTypeNames = [...]string{"NEW", "UPDATE", "DESTROY"}
+
 func (t EventType) String() string {
-	switch t {
-	case EventNew:
-		return "NEW"
-	case EventUpdate:
-		return "UPDATE"
-	default:
-		return "DESTROY"
+	if int(t) < len(eventTypeNames) {
+		return eventTypeNames[t]
 	}
+	return "?"
 }
 
 // DestroyReason says why a flow left the table.
@@ -33,8 +36,13 @@ const (
 	Evicted                    // early drop: the table was full
 )
 
+var destroyReasonNames = [...]string{"", "expired", "killed", "reopened", "evicted"}
+
 func (r DestroyReason) String() string {
-	return [...]string{"", "expired", "killed", "reopened", "evicted"}[r]
+	if int(r) < len(destroyReasonNames) {
+		return destroyReasonNames[r]
+	}
+	return "?"
 }
 
 // Event is a state change of one flow, with a copy of the flow as it stood
@@ -64,4 +72,41 @@ func (e *Event) before(o *Event) bool {
 		return e.Flow.ID < o.Flow.ID
 	}
 	return e.Type < o.Type
+}
+
+type evBatch struct {
+	shard     int
+	events    []Event
+	watermark int64
+}
+
+// mergeEvents releases events once every shard has reported past them
+// (strictly: more packets may share the watermark instant), so
+// the stream is in time order whatever the shard count.
+func (t *Table) mergeEvents() {
+	defer close(t.evDone)
+	marks := make([]int64, t.cfg.Shards)
+	for i := range marks {
+		marks[i] = -1 << 63
+	}
+	var pending []Event
+	flush := func(upto int64, all bool) {
+		sort.SliceStable(pending, func(i, j int) bool { return pending[i].before(&pending[j]) })
+		n := 0
+		for n < len(pending) && (all || pending[n].TS < upto) {
+			n++
+		}
+		if n > 0 {
+			t.cfg.OnEvents(pending[:n])
+			pending = append(pending[:0], pending[n:]...)
+		}
+	}
+	for eb := range t.evIn {
+		pending = append(pending, eb.events...)
+		if eb.watermark > marks[eb.shard] {
+			marks[eb.shard] = eb.watermark
+		}
+		flush(slices.Min(marks), false)
+	}
+	flush(0, true)
 }

@@ -6,17 +6,15 @@ import (
 	"net/netip"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/tcptrack/tcptrack/internal/testutil"
 
-	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
 // Shard-level fuzzing: random segment sequences over a few tuples (some
 // sharing addresses or ports, both families, both directions) go through
-// one Shard, which must never panic and whose accounting must add up after
+// one shard, which must never panic and whose accounting must add up after
 // every packet; the same segments through Tables of 1 and 3 shards must
 // give the same flows, statistics and event stream.
 
@@ -48,10 +46,8 @@ func fuzzSetup(b byte) (cfg fsm.Config, maxFlows int) {
 	cfg.Liberal = b&0x04 != 0
 	cfg.Loose = b&0x08 == 0
 	if shift := (b >> 4) & 3; shift > 0 {
-		t := &cfg.Timeouts
-		for _, d := range []*time.Duration{&t.SynSent, &t.SynRecv, &t.Established, &t.FinWait, &t.CloseWait,
-			&t.LastAck, &t.TimeWait, &t.Close, &t.SynSent2, &t.MaxRetrans, &t.Unacknowledged} {
-			*d >>= 4 * shift
+		for i := range cfg.Timeouts {
+			cfg.Timeouts[i] >>= 4 * shift
 		}
 	}
 	return cfg, [...]int{0, 1, 2, 4}[b&3]
@@ -65,13 +61,13 @@ func fuzzSetup(b byte) (cfg fsm.Config, maxFlows int) {
 //
 // Sequence and ACK numbers are deltas from each side's running next
 // sequence number, so that many inputs stay inside the windows.
-func decodeShardSteps(data []byte, emit func(*assemble.Packet)) {
+func decodeShardSteps(data []byte, emit func(*Packet)) {
 	var next [len(fuzzTuples)][2]uint32
 	for i := range next {
 		next[i] = [2]uint32{uint32(i) * 100000, 1<<31 + uint32(i)*100000}
 	}
 	ts := int64(1_700_000_000e9)
-	var p assemble.Packet
+	var p Packet
 	for len(data) >= shardStepLen {
 		b := data[:shardStepLen]
 		data = data[shardStepLen:]
@@ -84,7 +80,7 @@ func decodeShardSteps(data []byte, emit func(*assemble.Packet)) {
 			ts += int64(1e6) << (2 * (step - 1))
 		}
 		tu := fuzzTuples[ti]
-		p = assemble.Packet{TS: ts, Src: tu.src, Dst: tu.dst}
+		p = Packet{TS: ts, Src: tu.src, Dst: tu.dst}
 		p.TCP.SrcPort, p.TCP.DstPort = tu.sport, tu.dport
 		if dir == 1 {
 			p.Src, p.Dst = p.Dst, p.Src
@@ -112,18 +108,18 @@ func decodeShardSteps(data []byte, emit func(*assemble.Packet)) {
 }
 
 // checkShard verifies what must hold after every packet.
-func checkShard(s *Shard) error {
-	st := s.Stats()
+func checkShard(s *shard) error {
+	st := s.stats
 	if st.Segments != st.Accepted+st.Ignored+st.Invalid+st.Dropped {
 		return fmt.Errorf("segments %d != accepted %d + ignored %d + invalid %d + dropped %d",
 			st.Segments, st.Accepted, st.Ignored, st.Invalid, st.Dropped)
 	}
-	if st.Created != st.Expired+st.Killed+st.Reopened+st.Evicted+uint64(s.Len()) {
+	if st.Created != st.Expired+st.Killed+st.Reopened+st.Evicted+uint64(s.len()) {
 		return fmt.Errorf("created %d != expired %d + killed %d + reopened %d + evicted %d + live %d",
-			st.Created, st.Expired, st.Killed, st.Reopened, st.Evicted, s.Len())
+			st.Created, st.Expired, st.Killed, st.Reopened, st.Evicted, s.len())
 	}
-	if s.maxFlows > 0 && s.Len() > s.maxFlows {
-		return fmt.Errorf("%d flows held, limit %d", s.Len(), s.maxFlows)
+	if s.maxFlows > 0 && s.len() > s.maxFlows {
+		return fmt.Errorf("%d flows held, limit %d", s.len(), s.maxFlows)
 	}
 	live := 0
 	for pos := range s.flows.len() {
@@ -145,8 +141,8 @@ func checkShard(s *Shard) error {
 			}
 		}
 	}
-	if live != s.Len() || s.ix.n != live {
-		return fmt.Errorf("live flows %d, Len %d, index holds %d", live, s.Len(), s.ix.n)
+	if live != s.len() || s.ix.n != live {
+		return fmt.Errorf("live flows %d, Len %d, index holds %d", live, s.len(), s.ix.n)
 	}
 	return nil
 }
@@ -174,17 +170,17 @@ func FuzzShard(f *testing.F) {
 		}
 		cfg, maxFlows := fuzzSetup(data[0])
 		steps := data[1:]
-		s := NewShard(&cfg, maxFlows, true)
-		s.KeepAcct()
+		s := newShard(&cfg, maxFlows, true)
+		s.keepAcct = true
 		var seq uint64
 		var last int64
 		var accepted uint64
 		backwards := false
-		decodeShardSteps(steps, func(p *assemble.Packet) {
+		decodeShardSteps(steps, func(p *Packet) {
 			seq++
-			before := s.Stats()
+			before := s.stats
 			s.processPacket(p, seq)
-			after := s.Stats()
+			after := s.stats
 			if after.Segments != before.Segments+1 {
 				t.Fatalf("packet %d counted %d times", seq, after.Segments-before.Segments)
 			}
@@ -195,13 +191,13 @@ func FuzzShard(f *testing.F) {
 			backwards = backwards || p.TS < last
 			last = max(last, p.TS)
 			if seq%4 == 0 {
-				s.Sweep(last)
+				s.sweep(last)
 				if err := checkShard(s); err != nil {
 					t.Fatalf("after sweep at packet %d: %v", seq, err)
 				}
 			}
 		})
-		flows := s.Finish(last)
+		flows := s.finish(last)
 		if err := checkShard(s); err != nil {
 			t.Fatalf("after finish: %v", err)
 		}
@@ -210,9 +206,9 @@ func FuzzShard(f *testing.F) {
 				t.Fatalf("flow %d expired at %d still listed at %d", flows[i].ID, flows[i].Expires, last)
 			}
 		}
-		evs := s.TakeEvents(nil)
+		evs := s.takeEvents(nil)
 		created, destroyed := countEvents(evs)
-		st := s.Stats()
+		st := s.stats
 		if uint64(created) != st.Created || uint64(destroyed) != st.Created-st.Active || st.Active != uint64(len(flows)) {
 			t.Fatalf("events: %d new, %d destroy; stats %+v, %d flows", created, destroyed, st, len(flows))
 		}
@@ -288,7 +284,7 @@ func runTable(cfg fsm.Config, shards int, steps []byte) tableRun {
 		r.events = append(r.events, evs...)
 	}})
 	var last int64
-	decodeShardSteps(steps, func(p *assemble.Packet) {
+	decodeShardSteps(steps, func(p *Packet) {
 		tb.Add(p)
 		last = max(last, p.TS)
 	})

@@ -74,7 +74,7 @@ func (t *hostTable) find(k *Key, h uint64) (uint32, bool) {
 // process feeds one segment to its pair, creating the pair if needed.
 // exists reports whether conntrack holds an entry for a key (for eviction
 // and reclamation). It allocates nothing once the slab has room.
-func (t *hostTable) process(p *Segment, seq, h uint64, exists func(*Key, uint64) bool) {
+func (t *hostTable) process(p *segment, seq, h uint64, exists func(*Key, uint64) bool) {
 	pos, ok := t.find(&p.Key, h)
 	if !ok {
 		if t.max > 0 && t.n >= t.max {

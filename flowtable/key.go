@@ -2,7 +2,9 @@
 // hash so that both directions of a connection land in the same shard, each
 // shard owned by one goroutine. It runs the fsm per flow, expires flows in
 // capture (or wall) time and enforces a size limit with the kernel's
-// early-drop preference. It knows nothing of output formats.
+// early-drop preference. Its input is a Packet that any decoder fills
+// (assemble's, or the caller's own); it imports fsm only, and knows nothing
+// of capture files or output formats.
 package flowtable
 
 import (

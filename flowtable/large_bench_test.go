@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -17,7 +16,7 @@ import (
 // revisions can run it too (benchstat).
 func BenchmarkTableLarge(b *testing.B) {
 	const flows = 1 << 18
-	pkts := make([]assemble.Packet, flows)
+	pkts := make([]Packet, flows)
 	for i := range pkts {
 		p := &pkts[i]
 		p.Src = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})

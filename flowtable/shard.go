@@ -47,20 +47,9 @@ func (s *Stats) add(o *Stats) {
 	}
 }
 
-// Segment is one decoded TCP segment as the table takes it: its tuple as a
-// Key (pointer-free, so batches of them cost the GC nothing), the capture
-// time (Unix ns), the IP datagram length the byte counters add, and the TCP
-// header.
-type Segment struct {
-	Key   Key
-	TS    int64
-	IPLen uint32
-	TCP   fsm.Segment
-}
-
-// Shard is one partition of the table. It is not safe for concurrent use:
+// shard is one partition of the table. It is not safe for concurrent use:
 // a Table gives each shard to one goroutine; tests may drive one directly.
-type Shard struct {
+type shard struct {
 	cfg      *fsm.Config
 	maxFlows int
 	flows    slab[entry]
@@ -86,43 +75,26 @@ type Shard struct {
 	hosts *hostTable
 }
 
-// NewShard makes a shard holding at most maxFlows flows (0: no limit).
-func NewShard(cfg *fsm.Config, maxFlows int, events bool) *Shard {
-	return &Shard{cfg: cfg, maxFlows: maxFlows, ix: newIndex(), recordEvents: events}
-}
-
-// DestroyEventsOnly makes a shard that records events record only DESTROY
-// events: what a consumer of ended flows needs, without the cost of a NEW
-// and several UPDATEs per connection.
-func (s *Shard) DestroyEventsOnly() { s.destroyOnly = true }
-
-// KeepAcct makes the shard keep each flow's start time and packet and byte
-// counters (Flow.Start, Packets, Bytes). Call it before the first Process.
-func (s *Shard) KeepAcct() { s.keepAcct = true }
-
-// KeepSummaries makes the shard keep an fsm.Summary per flow, fed every
-// segment of the flow (invalid ones too), handed out with DESTROY events
-// and by Summaries. Call it before the first Process.
-func (s *Shard) KeepSummaries() { s.keepSums = true }
-
-// KeepHosts makes the shard track each tuple's two endpoint sockets with
-// the hosts' settings cfg (read-only, shared), handed out with every Flow
-// and by HostPairs. Call it before the first Process.
-func (s *Shard) KeepHosts(cfg *fsm.HostConfig) {
-	if cfg != nil {
-		s.hosts = newHostTable(cfg, s.maxFlows)
-	}
+// newShard makes a shard holding at most maxFlows flows (0: no limit).
+// Set keepAcct (each flow's start time, packet and byte counters and TCP
+// flags), keepSums (an fsm.Summary per flow, fed every segment of the flow,
+// invalid ones too, handed out with DESTROY events and by summaries) and
+// destroyOnly (record DESTROY events only: what a consumer of ended flows
+// needs, without a NEW and several UPDATEs per connection) before the
+// first process.
+func newShard(cfg *fsm.Config, maxFlows int, events bool) *shard {
+	return &shard{cfg: cfg, maxFlows: maxFlows, ix: newIndex(), recordEvents: events}
 }
 
 // exists reports whether conntrack has an entry for k.
-func (s *Shard) exists(k *Key, h uint64) bool {
+func (s *shard) exists(k *Key, h uint64) bool {
 	_, _, ok := s.ix.find(&s.flows, k, h)
 	return ok
 }
 
 // summaryCopy gives a DESTROY event its own copy of a summary; copies are
 // carved from chunks so that ending flows costs an allocation per chunk.
-func (s *Shard) summaryCopy(sum *fsm.Summary) *fsm.Summary {
+func (s *shard) summaryCopy(sum *fsm.Summary) *fsm.Summary {
 	if len(s.spare) == 0 {
 		s.spare = make([]fsm.Summary, 64)
 	}
@@ -133,7 +105,7 @@ func (s *Shard) summaryCopy(sum *fsm.Summary) *fsm.Summary {
 }
 
 // flow is the outside view of the flow at pos.
-func (s *Shard) flow(pos uint32) Flow {
+func (s *shard) flow(pos uint32) Flow {
 	var a *acct
 	if s.keepAcct {
 		a = s.acct.at(pos)
@@ -149,7 +121,7 @@ func (s *Shard) flow(pos uint32) Flow {
 
 // account adds a packet of ipLen bytes with TCP flags fl to the flow's
 // counters, when kept.
-func (s *Shard) account(pos uint32, dir fsm.Dir, ipLen uint32, fl fsm.Flags) {
+func (s *shard) account(pos uint32, dir fsm.Dir, ipLen uint32, fl fsm.Flags) {
 	if s.keepAcct {
 		a := s.acct.at(pos)
 		a.Packets[dir]++
@@ -162,12 +134,12 @@ func (s *Shard) account(pos uint32, dir fsm.Dir, ipLen uint32, fl fsm.Flags) {
 
 // prefetchSlot starts loading the index slot a segment with hash h will
 // probe first; prefetchFlow, a little later, the flow that slot points at
-// (and its counters), so that Process finds both in cache.
-func (s *Shard) prefetchSlot(h uint64) {
+// (and its counters), so that process finds both in cache.
+func (s *shard) prefetchSlot(h uint64) {
 	prefetch(uintptr(unsafe.Pointer(&s.ix.slots[h&s.ix.mask])))
 }
 
-func (s *Shard) prefetchFlow(h uint64) {
+func (s *shard) prefetchFlow(h uint64) {
 	slot := s.ix.slots[h&s.ix.mask]
 	if slot == 0 {
 		return
@@ -179,17 +151,17 @@ func (s *Shard) prefetchFlow(h uint64) {
 	}
 }
 
-// Process applies one segment; seq numbers packets in reading order from 1,
+// process applies one segment; seq numbers packets in reading order from 1,
 // h is the key's Hash (computed by the caller that picked the shard).
-func (s *Shard) Process(p *Segment, seq, h uint64) {
+func (s *shard) process(p *segment, seq, h uint64) {
 	if s.hosts != nil {
 		s.hosts.process(p, seq, h, s.exists)
 	}
 	s.track(p, seq, h)
 }
 
-// track is conntrack's part of Process.
-func (s *Shard) track(p *Segment, seq, h uint64) {
+// track is conntrack's part of process.
+func (s *shard) track(p *segment, seq, h uint64) {
 	s.stats.Segments++
 	pos, reply, ok := s.ix.find(&s.flows, &p.Key, h)
 	if ok && s.flows.at(pos).Expires <= p.TS {
@@ -249,7 +221,7 @@ func (s *Shard) track(p *Segment, seq, h uint64) {
 	}
 }
 
-func (s *Shard) create(p *Segment, seq, h uint64) {
+func (s *shard) create(p *segment, seq, h uint64) {
 	var c fsm.Conn
 	if !c.Start(s.cfg, &p.TCP) {
 		s.stats.Invalid++
@@ -294,7 +266,7 @@ func (s *Shard) create(p *Segment, seq, h uint64) {
 	}
 }
 
-func (s *Shard) alloc() uint32 {
+func (s *shard) alloc() uint32 {
 	if n := len(s.free); n > 0 {
 		pos := s.free[n-1]
 		s.free = s.free[:n-1]
@@ -311,7 +283,7 @@ func (s *Shard) alloc() uint32 {
 }
 
 // destroy removes the flow at pos; h is its key's hash (zero: work it out).
-func (s *Shard) destroy(pos uint32, ts int64, seq uint64, why DestroyReason, h uint64) {
+func (s *shard) destroy(pos uint32, ts int64, seq uint64, why DestroyReason, h uint64) {
 	f := s.flows.at(pos)
 	if h == 0 {
 		h = f.Key.Hash()
@@ -343,7 +315,7 @@ func (s *Shard) destroy(pos uint32, ts int64, seq uint64, why DestroyReason, h u
 // earlyDrop frees room the way the kernel prefers: a flow that is not
 // ASSURED. Among the next few to expire on each timer list it takes the one
 // expiring soonest; assured flows are never evicted here.
-func (s *Shard) earlyDrop(now int64, seq uint64) bool {
+func (s *shard) earlyDrop(now int64, seq uint64) bool {
 	const scan = 8
 	victim := noFlow
 	for li := range s.tm.lists {
@@ -366,9 +338,9 @@ func (s *Shard) earlyDrop(now int64, seq uint64) bool {
 	return true
 }
 
-// Sweep expires every flow whose timeout ran out by now: O(expired); and
+// sweep expires every flow whose timeout ran out by now: O(expired); and
 // looks at a few host pairs for ones that are over.
-func (s *Shard) Sweep(now int64) {
+func (s *shard) sweep(now int64) {
 	if s.hosts != nil {
 		s.hosts.sweep(now, s.exists)
 	}
@@ -383,15 +355,15 @@ func (s *Shard) Sweep(now int64) {
 	}
 }
 
-// Finish expires everything due by now, including flows a backwards step in
+// finish expires everything due by now, including flows a backwards step in
 // capture time left behind a later list head, and returns the live flows.
-func (s *Shard) Finish(now int64) []Flow {
+func (s *shard) finish(now int64) []Flow {
 	s.expireAll(now)
-	return s.AppendLive(make([]Flow, 0, s.count))
+	return s.appendLive(make([]Flow, 0, s.count))
 }
 
-func (s *Shard) expireAll(now int64) {
-	s.Sweep(now)
+func (s *shard) expireAll(now int64) {
+	s.sweep(now)
 	for pos := range s.flows.len() {
 		f := s.flows.at(pos)
 		if f.live() && f.Expires <= now {
@@ -401,8 +373,8 @@ func (s *Shard) expireAll(now int64) {
 	s.stats.Active = uint64(s.count)
 }
 
-// AppendLive appends copies of the live flows to dst.
-func (s *Shard) AppendLive(dst []Flow) []Flow {
+// appendLive appends copies of the live flows to dst.
+func (s *shard) appendLive(dst []Flow) []Flow {
 	for pos := range s.flows.len() {
 		if s.flows.at(pos).live() {
 			dst = append(dst, s.flow(pos))
@@ -413,7 +385,7 @@ func (s *Shard) AppendLive(dst []Flow) []Flow {
 
 // appendRefs appends a reference to every live flow, for ordered output
 // straight from the slab.
-func (s *Shard) appendRefs(dst []ref, shard int) []ref {
+func (s *shard) appendRefs(dst []ref, shard int) []ref {
 	for pos := range s.flows.len() {
 		if f := s.flows.at(pos); f.live() {
 			dst = append(dst, ref{id: f.ID, shard: uint32(shard), pos: pos})
@@ -424,31 +396,32 @@ func (s *Shard) appendRefs(dst []ref, shard int) []ref {
 
 // dropIndex frees the lookup index once no more packets will come (the
 // host pairs keep theirs: flows are matched to them on output).
-func (s *Shard) dropIndex() { s.ix, s.free = index{}, nil }
+func (s *shard) dropIndex() { s.ix, s.free = index{}, nil }
 
-// HostPairs copies every host pair the shard holds (nil unless KeepHosts).
-func (s *Shard) HostPairs() []HostPair {
+// appendHostPairs appends a copy of every host pair the shard holds
+// (none unless it keeps them).
+func (s *shard) appendHostPairs(dst []HostPair) []HostPair {
 	if s.hosts == nil {
-		return nil
+		return dst
 	}
-	return s.hosts.appendLive(nil)
+	return s.hosts.appendLive(dst)
 }
 
-// Snapshot copies the live flows.
-func (s *Shard) Snapshot() []Flow {
-	return s.AppendLive(make([]Flow, 0, s.count))
+// snapshot copies the live flows.
+func (s *shard) snapshot() []Flow {
+	return s.appendLive(make([]Flow, 0, s.count))
 }
 
-// Summaries copies the live flows' summaries, in Snapshot's order; nil
+// summaries copies the live flows' summaries, in Snapshot's order; nil
 // unless the shard keeps them.
-func (s *Shard) Summaries() []fsm.Summary {
+func (s *shard) summaries() []fsm.Summary {
 	if !s.keepSums {
 		return nil
 	}
 	return s.appendSummaries(make([]fsm.Summary, 0, s.count))
 }
 
-func (s *Shard) appendSummaries(dst []fsm.Summary) []fsm.Summary {
+func (s *shard) appendSummaries(dst []fsm.Summary) []fsm.Summary {
 	for pos := range s.flows.len() {
 		if s.flows.at(pos).live() {
 			dst = append(dst, *s.sums.at(pos))
@@ -457,15 +430,12 @@ func (s *Shard) appendSummaries(dst []fsm.Summary) []fsm.Summary {
 	return dst
 }
 
-// Stats returns the shard's counters.
-func (s *Shard) Stats() Stats { return s.stats }
-
-// TakeEvents hands over the events recorded since the last call.
-func (s *Shard) TakeEvents(dst []Event) []Event {
+// takeEvents hands over the events recorded since the last call.
+func (s *shard) takeEvents(dst []Event) []Event {
 	dst = append(dst, s.events...)
 	s.events = s.events[:0]
 	return dst
 }
 
-// Len is the number of flows held.
-func (s *Shard) Len() int { return s.count }
+// len is the number of flows held.
+func (s *shard) len() int { return s.count }

@@ -4,7 +4,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -13,8 +12,8 @@ import (
 // reopened, expired) and for the flows still live.
 func TestShardSummaries(t *testing.T) {
 	cfg := fsm.DefaultConfig()
-	s := NewShard(&cfg, 0, true)
-	s.KeepSummaries()
+	s := newShard(&cfg, 0, true)
+	s.keepSums = true
 
 	// 1: complete exchange, then an out-of-window packet (invalid for
 	// conntrack, seen by the summary), then reopened by a new SYN.
@@ -31,7 +30,7 @@ func TestShardSummaries(t *testing.T) {
 	// 3: left open: still live at the end.
 	c := newConv(40003, 3*sec).handshake()
 
-	var pkts []assemble.Packet
+	var pkts []Packet
 	for _, cv := range []*conv{a, b, c} {
 		pkts = append(pkts, cv.packets...)
 	}
@@ -40,13 +39,13 @@ func TestShardSummaries(t *testing.T) {
 		p := &pkts[i]
 		s.processPacket(p, uint64(i+1))
 	}
-	if n := len(s.Summaries()); n != s.Len() {
-		t.Fatalf("%d summaries for %d live flows", n, s.Len())
+	if n := len(s.summaries()); n != s.len() {
+		t.Fatalf("%d summaries for %d live flows", n, s.len())
 	}
 	// Past SYN_SENT's 120 s, well within ESTABLISHED's 5 days.
-	live := s.Finish(200 * sec)
-	sums := s.Summaries()
-	evs := s.TakeEvents(nil)
+	live := s.finish(200 * sec)
+	sums := s.summaries()
+	evs := s.takeEvents(nil)
 
 	byPort := map[uint16][]*fsm.Summary{}
 	for i := range evs {
@@ -86,7 +85,7 @@ func TestShardSummaries(t *testing.T) {
 // summaries parallel to the flows, whatever the shard count, and that
 // without Config.Summaries nothing is kept.
 func TestTableSummaries(t *testing.T) {
-	var pkts []assemble.Packet
+	var pkts []Packet
 	for i := 0; i < 50; i++ {
 		c := newConv(uint16(41000+i), sec+int64(i)*sec/50).handshake()
 		for j := 0; j <= i%5; j++ {
@@ -137,8 +136,8 @@ func TestTableSummaries(t *testing.T) {
 // must not allocate either.
 func BenchmarkShardProcessSummaries(b *testing.B) {
 	cfg := fsm.DefaultConfig()
-	s := NewShard(&cfg, 0, false)
-	s.KeepSummaries()
+	s := newShard(&cfg, 0, false)
+	s.keepSums = true
 	benchShard(b, s)
 }
 

@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
@@ -13,8 +12,8 @@ import (
 // O(table)), and one that expires a flow costs one unlink.
 func BenchmarkSweepIdle(b *testing.B) {
 	cfg := fsm.DefaultConfig()
-	s := NewShard(&cfg, 0, false)
-	var p assemble.Packet
+	s := newShard(&cfg, 0, false)
+	var p Packet
 	p.TS = sec
 	p.IPLen = 40
 	p.TCP = fsm.Segment{Flags: fsm.ACK, Window: 1000, Seq: 1, Ack: 1}
@@ -24,14 +23,14 @@ func BenchmarkSweepIdle(b *testing.B) {
 		p.TCP.SrcPort, p.TCP.DstPort = 1000, 80
 		s.processPacket(&p, uint64(i+1))
 	}
-	if s.Len() != 1<<20 {
-		b.Fatalf("table holds %d", s.Len())
+	if s.len() != 1<<20 {
+		b.Fatalf("table holds %d", s.len())
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		s.Sweep(2*sec + int64(i)) // nothing due: picked-up flows have 300 s
+		s.sweep(2*sec + int64(i)) // nothing due: picked-up flows have 300 s
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(s.Len()), "flows")
+	b.ReportMetric(float64(s.len()), "flows")
 }

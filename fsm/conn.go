@@ -32,25 +32,10 @@ const (
 	EvAssured                      // ASSURED just set (IPCT_ASSURED)
 )
 
-func (e Events) String() string {
-	if e == 0 {
-		return "none"
-	}
-	var b [32]byte
-	out := b[:0]
-	for _, x := range [...]struct {
-		e Events
-		s string
-	}{{EvState, "state"}, {EvSeenReply, "seen-reply"}, {EvAssured, "assured"}} {
-		if e&x.e != 0 {
-			if len(out) > 0 {
-				out = append(out, '|')
-			}
-			out = append(out, x.s...)
-		}
-	}
-	return string(out)
-}
+var eventNames = [...]string{"state", "seen-reply", "assured"}
+
+// String names the changes, joined by '|' ("state|assured"), or "none".
+func (e Events) String() string { return bitNames(uint8(e), eventNames[:]) }
 
 // Result is the outcome of one packet.
 type Result struct {
@@ -268,14 +253,14 @@ func (c *Conn) track(cfg *Config, dir Dir, s *Segment) Result {
 	plain := t.ForState(next)
 	var timeout time.Duration
 	switch {
-	case c.retrans >= cfg.MaxRetrans && plain > t.MaxRetrans:
-		timeout = t.MaxRetrans
+	case c.retrans >= cfg.MaxRetrans && plain > t[TimeoutMaxRetrans]:
+		timeout = t[TimeoutMaxRetrans]
 	case idx == clsRST:
-		timeout = t.Close
-	case (c.seen[0].flags|c.seen[1].flags)&flagDataUnack != 0 && plain > t.Unacknowledged:
-		timeout = t.Unacknowledged
-	case c.lastWin == 0 && plain > t.MaxRetrans:
-		timeout = t.MaxRetrans
+		timeout = t[Close]
+	case (c.seen[0].flags|c.seen[1].flags)&flagDataUnack != 0 && plain > t[TimeoutUnacknowledged]:
+		timeout = t[TimeoutUnacknowledged]
+	case c.lastWin == 0 && plain > t[TimeoutMaxRetrans]:
+		timeout = t[TimeoutMaxRetrans]
 	default:
 		timeout = plain
 	}
@@ -294,8 +279,8 @@ func (c *Conn) track(cfg *Config, dir Dir, s *Segment) Result {
 			return Result{Verdict: Accept, Events: ev}
 		}
 		// Unreplied mid-stream pickup: no long ESTABLISHED timer.
-		if next == Established && timeout > t.Unacknowledged {
-			timeout = t.Unacknowledged
+		if next == Established && timeout > t[TimeoutUnacknowledged] {
+			timeout = t[TimeoutUnacknowledged]
 		}
 	} else if c.status&Assured == 0 && (old == SynRecv || old == Established) && next == Established {
 		c.status |= Assured
@@ -361,7 +346,7 @@ func (c *Conn) handleInvalid(cfg *Config, dir Dir, idx class) Result {
 	}
 	if c.lastDir != dir && (c.lastIndex == clsFIN || c.lastIndex == clsRST) {
 		r.Shrink = true
-		r.Timeout = cfg.Timeouts.Unacknowledged
+		r.Timeout = cfg.Timeouts[TimeoutUnacknowledged]
 	} else {
 		c.lastIndex = idx
 		c.lastDir = dir

@@ -118,7 +118,7 @@ func FuzzConn(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg := fuzzConfig(data)
-		maxTimeout := cfg.Timeouts.Established
+		maxTimeout := cfg.Timeouts[Established]
 		var c Conn
 		live, origIsB := false, false
 		n := 0

@@ -49,11 +49,13 @@ const (
 	Reply    Dir = 1
 )
 
+var dirNames = [...]string{"original", "reply"}
+
 func (d Dir) String() string {
-	if d == Reply {
-		return "reply"
+	if int(d) < len(dirNames) {
+		return dirNames[d]
 	}
-	return "original"
+	return "?"
 }
 
 // Segment is what the state machine needs of one TCP segment. It is a plain

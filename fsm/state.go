@@ -31,13 +31,27 @@ func (s State) String() string {
 // Valid reports whether s is one of the defined states.
 func (s State) Valid() bool { return s < numStates }
 
-// Status holds conntrack's per-entry status bits that the output shows.
+// Status holds conntrack's per-entry status bits that the output shows
+// (the kernel's IPS_SEEN_REPLY and IPS_ASSURED).
 type Status uint8
 
 const (
 	SeenReply Status = 1 << iota // a reply-direction packet was accepted: clears [UNREPLIED]
 	Assured                      // [ASSURED]: never cleared, protects from early drop
 )
+
+var statusNames = [...]string{"seen-reply", "assured"}
+
+// String names the bits set, joined by '|' ("seen-reply|assured"), or
+// "none".
+func (s Status) String() string { return bitNames(uint8(s), statusNames[:]) }
+
+// SeenReply reports whether a reply was seen: conntrack prints
+// [UNREPLIED] while it was not.
+func (s Status) SeenReply() bool { return s&SeenReply != 0 }
+
+// Assured reports [ASSURED].
+func (s Status) Assured() bool { return s&Assured != 0 }
 
 // SockState is one endpoint's socket state as netstat on that host would
 // print it (Linux names, include/net/tcp_states.h), plus two of ours:

@@ -18,19 +18,23 @@ func TestNames(t *testing.T) {
 	}
 }
 
-func TestSegmentEnd(t *testing.T) {
+func TestStatus(t *testing.T) {
 	for _, tc := range []struct {
-		s    Segment
-		want uint32
+		s                  Status
+		str                string
+		seenReply, assured bool
 	}{
-		{Segment{Seq: 100}, 100},
-		{Segment{Seq: 100, PayloadLen: 10}, 110},
-		{Segment{Seq: 100, Flags: SYN}, 101},
-		{Segment{Seq: 100, Flags: FIN | ACK, PayloadLen: 5}, 106},
-		{Segment{Seq: 0xffffffff, Flags: SYN | FIN}, 1},
+		{0, "none", false, false},
+		{SeenReply, "seen-reply", true, false},
+		{Assured, "assured", false, true},
+		{SeenReply | Assured, "seen-reply|assured", true, true},
 	} {
-		if got := tc.s.End(); got != tc.want {
-			t.Errorf("%+v End() = %d, want %d", tc.s, got, tc.want)
+		if tc.s.String() != tc.str || tc.s.SeenReply() != tc.seenReply || tc.s.Assured() != tc.assured {
+			t.Errorf("Status(%d): %q seen-reply %v assured %v, want %q %v %v",
+				uint8(tc.s), tc.s.String(), tc.s.SeenReply(), tc.s.Assured(), tc.str, tc.seenReply, tc.assured)
 		}
+	}
+	if Dir(2).String() != "?" {
+		t.Errorf("Dir(2) = %q", Dir(2).String())
 	}
 }

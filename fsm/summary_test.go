@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -50,159 +49,6 @@ var (
 )
 
 func withHS(more ...sstep) []sstep { return append([]sstep{sSyn, sSynAck, sAck}, more...) }
-
-// TestSummaryConnState covers every conn_state value. Each expectation was
-// worked out by hand from Zeek's endpoint state machine and the
-// conn_state function of base/protocols/conn/main.zeek.
-func TestSummaryConnState(t *testing.T) {
-	cases := []struct {
-		name    string
-		steps   []sstep
-		state   string
-		history string
-	}{
-		{"S0 lone SYN", []sstep{sSyn}, "S0", "S"},
-		{"S0 SYN repeated, same ISN", []sstep{sSyn, sSyn}, "S0", "S"},
-		// Zeek re-bases the sequence space on a SYN with a new ISN, so
-		// its relative number is again 0: not a new S.
-		{"S0 SYN repeated, new ISN", []sstep{sSyn, {dir: O, flags: SYN, seq: 7777}}, "S0", "S"},
-		{"S1 handshake only", withHS(), "S1", "ShA"},
-		{"S1 with data", withHS(sstep{dir: O, flags: PSH | ACK, seq: 1001, ack: 5001, n: 10}, sstep{dir: R, flags: ACK, seq: 5001, ack: 1011}), "S1", "ShADa"},
-		{"SF normal close", withHS(
-			sstep{dir: O, flags: PSH | ACK, seq: 1001, ack: 5001, n: 10},
-			sstep{dir: R, flags: ACK, seq: 5001, ack: 1011},
-			sstep{dir: R, flags: PSH | ACK, seq: 5001, ack: 1011, n: 20},
-			sstep{dir: O, flags: ACK, seq: 1011, ack: 5021},
-			sstep{dir: O, flags: FIN | ACK, seq: 1011, ack: 5021},
-			sstep{dir: R, flags: FIN | ACK, seq: 5021, ack: 1012},
-			sstep{dir: O, flags: ACK, seq: 1012, ack: 5022},
-		), "SF", "ShADadFf"},
-		{"REJ RST answers SYN", []sstep{sSyn, {dir: R, flags: RST | ACK, seq: 0, ack: 1001}}, "REJ", "Sr"},
-		{"S2 originator closes alone", withHS(sstep{dir: O, flags: FIN | ACK, seq: 1001, ack: 5001}), "S2", "ShAF"},
-		{"S3 responder closes alone", withHS(sstep{dir: R, flags: FIN | ACK, seq: 5001, ack: 1001}), "S3", "ShAf"},
-		{"RSTO originator aborts", withHS(sstep{dir: O, flags: RST | ACK, seq: 1001, ack: 5001}), "RSTO", "ShAR"},
-		{"RSTR responder aborts", withHS(sstep{dir: R, flags: RST | ACK, seq: 5001, ack: 1001}), "RSTR", "ShAr"},
-		{"RSTOS0 SYN then own RST", []sstep{sSyn, {dir: O, flags: RST, seq: 1001}}, "RSTOS0", "SR"},
-		{"RSTRH midstream then responder RST", []sstep{
-			{dir: O, flags: ACK, seq: 1001, ack: 5001},
-			{dir: R, flags: RST, seq: 5001},
-		}, "RSTRH", "Ar"},
-		{"SH SYN then FIN", []sstep{sSyn, {dir: O, flags: FIN, seq: 1001}}, "SH", "SF"},
-		{"SHR midstream then responder FIN", []sstep{
-			{dir: O, flags: ACK, seq: 1001, ack: 5001},
-			{dir: R, flags: FIN | ACK, seq: 5001, ack: 1001},
-		}, "SHR", "Af"},
-		{"OTH midstream data", []sstep{
-			{dir: O, flags: PSH | ACK, seq: 1001, ack: 5001, n: 5},
-			{dir: R, flags: PSH | ACK, seq: 5001, ack: 1006, n: 5},
-		}, "OTH", "Dd"},
-		{"OTH originator RST midstream", []sstep{
-			{dir: O, flags: PSH | ACK, seq: 1001, ack: 5001, n: 5},
-			{dir: O, flags: RST, seq: 1006},
-		}, "OTH", "DR"},
-		{"REJ both reset, nothing sent", withHS(
-			sstep{dir: O, flags: RST, seq: 1001},
-			sstep{dir: R, flags: RST, seq: 5001},
-		), "REJ", "ShARr"},
-		{"SF FIN then RST from the peer", withHS(
-			sstep{dir: O, flags: FIN | ACK, seq: 1001, ack: 5001},
-			sstep{dir: R, flags: FIN | ACK, seq: 5001, ack: 1002},
-			sstep{dir: O, flags: RST, seq: 1002},
-		), "SF", "ShAFfR"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			s := runSummary(c.steps)
-			if got := s.ConnState().String(); got != c.state {
-				t.Errorf("conn_state %s, want %s (history %s)", got, c.state, s.History())
-			}
-			if got := s.History(); got != c.history {
-				t.Errorf("history %q, want %q", got, c.history)
-			}
-		})
-	}
-	// Every value of the type is covered above.
-	seen := map[string]bool{}
-	for _, c := range cases {
-		seen[c.state] = true
-	}
-	for z := ZeekOTH; z < numZeekStates; z++ {
-		if !seen[z.String()] {
-			t.Errorf("no case for %v", z)
-		}
-	}
-}
-
-// TestSummaryHistoryLetters checks the letters beyond the basic ones: the
-// once-only ones (I, Q), repeats of S/F/R on new sequence numbers, and
-// the logarithmic T/W/G counts.
-func TestSummaryHistoryLetters(t *testing.T) {
-	data := func(seq uint32, n uint32) sstep {
-		return sstep{dir: O, flags: PSH | ACK, seq: seq, ack: 5001, n: n}
-	}
-	rexmit := func(k int) []sstep {
-		out := withHS(data(1001, 100))
-		for range k {
-			out = append(out, data(1001, 100))
-		}
-		return out
-	}
-	zero := func(k int) []sstep {
-		out := withHS()
-		for range k {
-			out = append(out, sstep{dir: R, flags: ACK, seq: 5001, ack: 1001, zeroWin: true})
-		}
-		return out
-	}
-	cases := []struct {
-		name    string
-		steps   []sstep
-		history string
-	}{
-		{"FIN+RST is I", withHS(sstep{dir: O, flags: FIN | RST | ACK, seq: 1001, ack: 5001}), "ShAI"},
-		{"SYN+FIN is Q", []sstep{{dir: O, flags: SYN | FIN, seq: 1000}}, "Q"},
-		{"Q and I once each", []sstep{{dir: O, flags: SYN | FIN, seq: 1000}, {dir: O, flags: SYN | RST, seq: 1000}, {dir: O, flags: FIN | RST, seq: 1002}, {dir: O, flags: FIN | RST, seq: 1002}}, "QI"},
-		{"1 retransmission", rexmit(1), "ShADT"},
-		{"9 retransmissions", rexmit(9), "ShADT"},
-		{"10 retransmissions", rexmit(10), "ShADTT"},
-		{"100 retransmissions", rexmit(100), "ShADTTT"},
-		{"zero window x1", zero(1), "ShAaw"},
-		{"zero window x10", zero(10), "ShAaww"},
-		{"no zero window with RST", withHS(sstep{dir: R, flags: RST, seq: 5001, zeroWin: true}), "ShAr"},
-		{"FIN repeated at the same place", withHS(
-			sstep{dir: O, flags: FIN | ACK, seq: 1001, ack: 5001},
-			sstep{dir: O, flags: FIN | ACK, seq: 1001, ack: 5001},
-		), "ShAF"},
-		{"FIN repeated further on", withHS(
-			sstep{dir: O, flags: FIN | ACK, seq: 1001, ack: 5001},
-			sstep{dir: O, flags: FIN | ACK, seq: 1001, ack: 5001, n: 5},
-		), "ShAFF"},
-		{"RST repeated with new seq", withHS(
-			sstep{dir: R, flags: RST, seq: 5001},
-			sstep{dir: R, flags: RST, seq: 5002},
-		), "ShArr"},
-		{"SYN-ACK repeated", []sstep{sSyn, sSynAck, sSynAck, sAck}, "ShA"},
-		// After a FIN the numbers are not re-based: a new ISN shows.
-		{"SYN after own FIN, new ISN", []sstep{sSyn, {dir: O, flags: FIN, seq: 1001}, {dir: O, flags: SYN, seq: 7777}}, "SFS"},
-		{"gap: ACK beyond unseen data", withHS(
-			data(1001, 100),
-			// 1101..1200 never seen
-			data(1201, 100),
-			sstep{dir: R, flags: ACK, seq: 5001, ack: 1301},
-		), "ShADaG"},
-		{"no gap for a midstream pickup", []sstep{
-			{dir: O, flags: PSH | ACK, seq: 1001, ack: 5001, n: 10},
-			{dir: R, flags: ACK, seq: 5001, ack: 2000},
-		}, "Da"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			if got := runSummary(c.steps).History(); got != c.history {
-				t.Errorf("history %q, want %q", got, c.history)
-			}
-		})
-	}
-}
 
 // TestSummaryCounters checks sizes from sequence numbers, gaps, repeats,
 // out-of-order arrivals, duplicate ACKs, zero windows, RTT, duration.
@@ -292,29 +138,6 @@ func TestSummaryPayloadFromSeq(t *testing.T) {
 				t.Errorf("bytes %d/%d, want %d/%d (history %s)", o, r, c.orig, c.resp, s.History())
 			}
 		})
-	}
-}
-
-func TestSummaryHistoryBounded(t *testing.T) {
-	// FINs at ever new places each add an F.
-	steps := []sstep{sSyn}
-	for i := range 200 {
-		steps = append(steps, sstep{dir: O, flags: FIN | ACK, seq: uint32(1001 + i*7), ack: 5001})
-	}
-	h := runSummary(steps).History()
-	if len(h) != histCap || h[0] != 'S' || strings.Trim(h[1:], "F") != "" {
-		t.Errorf("history %q: want S and %d F", h, histCap-1)
-	}
-}
-
-func TestZeekStateNames(t *testing.T) {
-	for z := ZeekOTH; z < numZeekStates; z++ {
-		if z.String() == "?" || z.String() == "" {
-			t.Errorf("state %d has no name", z)
-		}
-	}
-	if ZeekState(200).String() != "?" {
-		t.Errorf("out of range state named")
 	}
 }
 

@@ -24,8 +24,8 @@ func TestDefaultConfig(t *testing.T) {
 			t.Errorf("ForState(%v) = %v, want %v", tc.s, got, tc.want)
 		}
 	}
-	if c.Timeouts.MaxRetrans != 300*time.Second || c.Timeouts.Unacknowledged != 300*time.Second {
-		t.Errorf("caps = %v, %v", c.Timeouts.MaxRetrans, c.Timeouts.Unacknowledged)
+	if c.Timeouts[TimeoutMaxRetrans] != 300*time.Second || c.Timeouts[TimeoutUnacknowledged] != 300*time.Second {
+		t.Errorf("caps = %v, %v", c.Timeouts[TimeoutMaxRetrans], c.Timeouts[TimeoutUnacknowledged])
 	}
 }
 
@@ -36,18 +36,18 @@ func TestTimeoutsSet(t *testing.T) {
 		get     func(*Timeouts) time.Duration
 		wantErr string
 	}{
-		{"syn_sent", time.Second, func(t *Timeouts) time.Duration { return t.SynSent }, ""},
-		{"SYN_SENT", 2 * time.Second, func(t *Timeouts) time.Duration { return t.SynSent }, ""},
-		{"syn_recv", 3 * time.Second, func(t *Timeouts) time.Duration { return t.SynRecv }, ""},
-		{"ESTABLISHED", 4 * time.Second, func(t *Timeouts) time.Duration { return t.Established }, ""},
-		{"nf_conntrack_tcp_timeout_fin_wait", 5 * time.Second, func(t *Timeouts) time.Duration { return t.FinWait }, ""},
-		{"close_wait", 6 * time.Second, func(t *Timeouts) time.Duration { return t.CloseWait }, ""},
-		{"LAST_ACK", 7 * time.Second, func(t *Timeouts) time.Duration { return t.LastAck }, ""},
-		{"time_wait", 8 * time.Second, func(t *Timeouts) time.Duration { return t.TimeWait }, ""},
-		{"CLOSE", 9 * time.Second, func(t *Timeouts) time.Duration { return t.Close }, ""},
-		{"SYN_SENT2", 10 * time.Second, func(t *Timeouts) time.Duration { return t.SynSent2 }, ""},
-		{"max_retrans", 11 * time.Second, func(t *Timeouts) time.Duration { return t.MaxRetrans }, ""},
-		{"unacknowledged", 12 * time.Second, func(t *Timeouts) time.Duration { return t.Unacknowledged }, ""},
+		{"syn_sent", time.Second, func(t *Timeouts) time.Duration { return t[SynSent] }, ""},
+		{"SYN_SENT", 2 * time.Second, func(t *Timeouts) time.Duration { return t[SynSent] }, ""},
+		{"syn_recv", 3 * time.Second, func(t *Timeouts) time.Duration { return t[SynRecv] }, ""},
+		{"ESTABLISHED", 4 * time.Second, func(t *Timeouts) time.Duration { return t[Established] }, ""},
+		{"nf_conntrack_tcp_timeout_fin_wait", 5 * time.Second, func(t *Timeouts) time.Duration { return t[FinWait] }, ""},
+		{"close_wait", 6 * time.Second, func(t *Timeouts) time.Duration { return t[CloseWait] }, ""},
+		{"LAST_ACK", 7 * time.Second, func(t *Timeouts) time.Duration { return t[LastAck] }, ""},
+		{"time_wait", 8 * time.Second, func(t *Timeouts) time.Duration { return t[TimeWait] }, ""},
+		{"CLOSE", 9 * time.Second, func(t *Timeouts) time.Duration { return t[Close] }, ""},
+		{"SYN_SENT2", 10 * time.Second, func(t *Timeouts) time.Duration { return t[SynSent2] }, ""},
+		{"max_retrans", 11 * time.Second, func(t *Timeouts) time.Duration { return t[TimeoutMaxRetrans] }, ""},
+		{"unacknowledged", 12 * time.Second, func(t *Timeouts) time.Duration { return t[TimeoutUnacknowledged] }, ""},
 		{"listen", time.Second, nil, `unknown timeout "listen" (valid: syn_sent, syn_recv,`},
 		{"close", -time.Second, nil, "negative"},
 	} {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/output"
 )
 
 // TestJSONEvents: -e -o json gives one object per event, the same events
@@ -24,17 +26,17 @@ func TestJSONEvents(t *testing.T) {
 			pcap := filepath.Join(dir, "capture.pcap")
 			lines := parseCTText(t, "-e", runTool(t, append(append([]string{"read", "-e", "--acct"}, flags...), pcap)...))
 			out := runTool(t, append(append([]string{"read", "-e", "-o", "json"}, flags...), pcap)...)
-			var events []jsonEvent
-			var final []jsonFlow
+			var events []output.JSONEvent
+			var final []output.JSONFlow
 			sc := bufio.NewScanner(bytes.NewReader(out))
 			sc.Buffer(nil, 1<<20)
 			for sc.Scan() {
-				var ev jsonEvent
+				var ev output.JSONEvent
 				if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 					t.Fatalf("not one JSON object: %q: %v", sc.Text(), err)
 				}
 				if ev.Event == "" {
-					final = append(final, ev.jsonFlow) // -o given: the final table follows
+					final = append(final, ev.JSONFlow) // -o given: the final table follows
 					continue
 				}
 				events = append(events, ev)

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/fsm"
 )
 
 func TestParseReadFlagsFilesAndFilter(t *testing.T) {
@@ -66,8 +68,8 @@ func TestParseReadFlagsFilesAndFilter(t *testing.T) {
 			if c.shards != 0 && o.shards != c.shards {
 				t.Errorf("shards %d, want %d", o.shards, c.shards)
 			}
-			if o.fsm.Loose != c.wantLoose || o.fsm.Timeouts.SynSent != c.wantTimout {
-				t.Errorf("loose=%v syn_sent=%v", o.fsm.Loose, o.fsm.Timeouts.SynSent)
+			if o.fsm.Loose != c.wantLoose || o.fsm.Timeouts[fsm.SynSent] != c.wantTimout {
+				t.Errorf("loose=%v syn_sent=%v", o.fsm.Loose, o.fsm.Timeouts[fsm.SynSent])
 			}
 		})
 	}

@@ -26,8 +26,10 @@ import (
 	"time"
 
 	"github.com/tcptrack/tcptrack/assemble"
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
 	"github.com/tcptrack/tcptrack/internal/kernelcorpus"
+	"github.com/tcptrack/tcptrack/output"
 )
 
 // ssSocket is one line of ss -tanoeH.
@@ -244,7 +246,7 @@ func hiddenEnds(t *testing.T, dir string, at float64) map[string]bool {
 	}
 	lastSeen := map[string]float64{}
 	dec := assemble.NewDecoder(assemble.DecoderConfig{})
-	var pkt assemble.Packet
+	var pkt flowtable.Packet
 	recs := readAllRecords(t, filepath.Join(dir, kernelcorpus.CaptureFile))
 	for i := range recs {
 		if dec.Decode(&recs[i], &pkt) != assemble.TCP {
@@ -271,7 +273,7 @@ func hiddenEnds(t *testing.T, dir string, at float64) map[string]bool {
 func gotRST(t *testing.T, dir string, at float64) map[string]bool {
 	got := map[string]bool{}
 	dec := assemble.NewDecoder(assemble.DecoderConfig{})
-	var pkt assemble.Packet
+	var pkt flowtable.Packet
 	recs := readAllRecords(t, filepath.Join(dir, kernelcorpus.CaptureFile))
 	for i := range recs {
 		if dec.Decode(&recs[i], &pkt) != assemble.TCP || float64(pkt.TS)/1e9 > at {
@@ -595,7 +597,7 @@ func netstatEndpointString(s string) string {
 	if err != nil {
 		return s
 	}
-	return netstatEndpoint(ap)
+	return output.NetstatEndpoint(ap)
 }
 
 // ssAddr turns netstat's ADDR:PORT (IPv6 without brackets) into a form

@@ -17,6 +17,7 @@ import (
 	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
 	"github.com/tcptrack/tcptrack/ipfix"
+	"github.com/tcptrack/tcptrack/output"
 )
 
 const ipfixUsage = `IPFIX export (RFC 7011; one biflow record per connection, see README "Scaling out"):
@@ -250,7 +251,7 @@ func (e *flowExport) activeScan(now int64, flows []flowtable.Flow) {
 // finish makes the records of the flows still open at the end (forced
 // end), waits for everything to be sent and closes the exporters. Errors
 // are warnings: the table was printed all the same.
-func (e *flowExport) finish(flows flowList, now int64) error {
+func (e *flowExport) finish(flows output.Flows, now int64) error {
 	const batch = 1024
 	recs := make([]ipfix.Record, 0, batch)
 	e.mu.Lock()

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/tcptrack/tcptrack/ipfix"
+	"github.com/tcptrack/tcptrack/output"
 )
 
 // requireTools skips when a tool the test judges with is missing, except
@@ -273,10 +274,10 @@ func TestIPFIXFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "flows.ipfix")
 	sample := filepath.Join("..", "..", "testdata", "pcaps", "sample.pcap")
 	out := runTool(t, "read", "-o", "json", "--ipfix-file", path, sample)
-	var lines []jsonFlow
+	var lines []output.JSONFlow
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for {
-		var j jsonFlow
+		var j output.JSONFlow
 		if err := dec.Decode(&j); err == io.EOF {
 			break
 		} else if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
 	"github.com/tcptrack/tcptrack/internal/metrics"
+	"github.com/tcptrack/tcptrack/output"
 )
 
 const scaleUsage = `Scaling out (see README "Scaling out"):
@@ -77,7 +78,7 @@ func startScale(o *liveOptions, stderr io.Writer) (*liveScale, error) {
 		ln, err := net.Listen("tcp", o.metricsAddr)
 		if err != nil {
 			if fx != nil {
-				fx.finish(flowSlice{}, 0)
+				fx.finish(output.FlowSlice{}, 0)
 			}
 			return nil, fmt.Errorf("--metrics: %w", err)
 		}
@@ -123,7 +124,7 @@ func (s *liveScale) tick(l *liveLoop, now int64) {
 }
 
 // finish stops answering scrapes and sends the last IPFIX records.
-func (s *liveScale) finish(flows flowList, now int64) error {
+func (s *liveScale) finish(flows output.Flows, now int64) error {
 	close(s.done)
 	var err error
 	if s.fx != nil {
@@ -140,10 +141,11 @@ func (s *liveScale) finish(flows flowList, now int64) error {
 func (l *liveLoop) metricsSample(now int64) *metrics.Sample {
 	c := l.table.Census(now)
 	pst, _ := l.src.Stats()
+	ps := l.pl.Stats()
 	s := &metrics.Sample{
 		FlowsCreated: c.Stats.Created, TableFlows: c.Flows, TableLimit: l.o.maxFlows,
 		CaptureReceived: pst.Received, CaptureDropped: pst.Dropped, CaptureIfDropped: pst.IfDropped,
-		CaptureBytes: l.st.Bytes, FlowPackets: c.Stats.Packets, FlowBytes: c.Stats.Bytes,
+		CaptureBytes: ps.WireBytes, FlowPackets: c.Stats.Packets, FlowBytes: c.Stats.Bytes,
 	}
 	for st := fsm.SynSent; st.Valid(); st++ {
 		for bits := range 4 {
@@ -157,13 +159,14 @@ func (l *liveLoop) metricsSample(now int64) *metrics.Sample {
 			s.Endpoints = append(s.Endpoints, metrics.EndpointCount{Side: side, State: st.String(), N: c.Sockets[d][st]})
 		}
 	}
-	s.Packets = []metrics.Count{{Label: "tcp", N: l.st.TCP}, {Label: "not_tcp", N: l.st.NotTCP}, {Label: "fragment", N: l.st.Fragments},
-		{Label: "malformed", N: l.st.Malformed}, {Label: "truncated", N: l.st.Truncated}, {Label: "unsupported_link", N: l.st.Unsupported}}
+	ds := &ps.Decode
+	s.Packets = []metrics.Count{{Label: "tcp", N: ds.TCP}, {Label: "not_tcp", N: ds.NotTCP}, {Label: "fragment", N: ds.Fragment},
+		{Label: "malformed", N: ds.Malformed}, {Label: "truncated", N: ds.Truncated}, {Label: "unsupported_link", N: ds.Unsupported}}
 	ft := &c.Stats
 	s.Segments = []metrics.Count{{Label: "accepted", N: ft.Accepted}, {Label: "ignored", N: ft.Ignored}, {Label: "invalid", N: ft.Invalid}, {Label: "dropped_table_full", N: ft.Dropped}}
 	s.Removed = []metrics.Count{{Label: "expired", N: ft.Expired}, {Label: "killed", N: ft.Killed}, {Label: "reopened", N: ft.Reopened}, {Label: "evicted", N: ft.Evicted}}
 	return s
 }
 
-// flowsOf lets the final table's Result serve as a flowList.
-var _ flowList = (*flowtable.Result)(nil)
+// The final table's Result serves as output.Flows.
+var _ output.Flows = (*flowtable.Result)(nil)

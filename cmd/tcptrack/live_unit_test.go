@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tcptrack/tcptrack/internal/testutil"
+	"github.com/tcptrack/tcptrack/output"
 
 	"github.com/tcptrack/tcptrack/internal/kernelcorpus"
 
@@ -284,7 +285,7 @@ func TestLiveExport(t *testing.T) {
 		{"state.json", nil, func(t *testing.T, data []byte) {
 			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 			for _, l := range lines {
-				var j jsonFlow
+				var j output.JSONFlow
 				if err := json.Unmarshal([]byte(l), &j); err != nil {
 					t.Fatalf("%v: %q", err, l)
 				}
@@ -295,7 +296,7 @@ func TestLiveExport(t *testing.T) {
 		}},
 		{"state.csv", nil, func(t *testing.T, data []byte) {
 			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-			if lines[0] != strings.Join(csvHeader, ",") || len(lines) != want+1 {
+			if lines[0] != strings.Join(output.CSVHeader(), ",") || len(lines) != want+1 {
 				t.Errorf("CSV: header %q, %d rows, want %d", lines[0], len(lines)-1, want)
 			}
 		}},
@@ -337,7 +338,7 @@ func TestLiveExport(t *testing.T) {
 }
 
 func TestLiveExportError(t *testing.T) {
-	e := &exporter{path: filepath.Join(t.TempDir(), "missing", "state.txt"), format: "table"}
+	e := &exporter{path: filepath.Join(t.TempDir(), "missing", "state.txt"), opts: output.Options{Format: output.FormatTable}}
 	err := e.write(nil, 0)
 	if err == nil || !strings.Contains(err.Error(), "--export ") || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("want a wrapped not-exist error naming --export, got %v", err)
@@ -377,7 +378,7 @@ func TestParseLiveFlags(t *testing.T) {
 			return o.count == 5 && o.write == "x.pcap" && o.events && o.acct && o.extended
 		}},
 		{[]string{"-i", "any", "--no-loose", "--liberal", "--timeout", "close=3", "--shards", "3"}, "", func(o *liveOptions) bool {
-			return !o.fsm.Loose && o.fsm.Liberal && o.fsm.Timeouts.Close == 3*time.Second && o.shards == 3
+			return !o.fsm.Loose && o.fsm.Liberal && o.fsm.Timeouts[fsm.Close] == 3*time.Second && o.shards == 3
 		}},
 		{[]string{"-i", "any", "--shards", "0"}, "--shards", nil},
 		{[]string{"-i", "any", "--bogus"}, "flag provided but not defined", nil},
@@ -453,7 +454,7 @@ func corpusFlows(t *testing.T, scenario string, now int64) []flowtable.Flow {
 	hcfg := fsm.DefaultHostConfig()
 	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 1, Acct: true, Hosts: &hcfg})
 	dec := assemble.NewDecoder(assemble.DecoderConfig{})
-	var pkt assemble.Packet
+	var pkt flowtable.Packet
 	for i := range recs {
 		if recs[i].TS <= now && dec.Decode(&recs[i], &pkt) == assemble.TCP {
 			table.Add(&pkt)
@@ -605,8 +606,8 @@ func (l *loopedRecords) next(rec *assemble.Record) {
 
 func newBenchLoop(t testing.TB, dump bool) *liveLoop {
 	o := mustLiveFlags(t, "--shards", "2")
-	l := &liveLoop{o: o, dec: assemble.NewDecoder(assemble.DecoderConfig{}),
-		table: flowtable.New(flowtable.Config{FSM: o.fsm, Shards: o.shards, TickEvery: int64(liveReadTimeout)})}
+	l := &liveLoop{o: o, table: flowtable.New(flowtable.Config{FSM: o.fsm, Shards: o.shards, TickEvery: int64(liveReadTimeout)})}
+	l.pl = assemble.NewPipeline(l.table, assemble.DecoderConfig{})
 	if dump {
 		w, err := createPcap(os.DevNull, 65535, assemble.LinkSLL)
 		if err != nil {
@@ -689,5 +690,27 @@ func TestLiveCaptureErrors(t *testing.T) {
 		if code != exitInput || !strings.Contains(msg, tc.want) || strings.Count(msg, "\n") != 1 {
 			t.Errorf("%q: exit %d, stderr %q; want exit 1 and one line with %q", tc.args, code, msg, tc.want)
 		}
+	}
+}
+
+// TestLiveClampsTimeSteppingBack: as read does, live takes a frame stamped
+// before the one captured before it as arriving at the latest time seen
+// (the kernel saw it after the others, on a monotonic clock).
+func TestLiveClampsTimeSteppingBack(t *testing.T) {
+	recs := handshake(40000, t0)
+	recs[1].ts = t0 - 2e9 // the SYN-ACK's stamp is 2 s before the SYN's
+	path := filepath.Join(t.TempDir(), "back.pcap")
+	if err := os.WriteFile(path, pcapFile(1, 65535, recs...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stop stopSignal
+	src := newReplaySource(t, path, 0, &stop)
+	var stdout, errb bytes.Buffer
+	if err := runLive(mustLiveFlags(t, "-e"), src, src.clock, &stop, nil, &stdout, &errb); err != nil {
+		t.Fatal(err)
+	}
+	want := "[1700000000.000000]\t [UPDATE] tcp      6 60 SYN_RECV src=10.0.0.1 dst=10.0.0.2 sport=40000 dport=80 src=10.0.0.2 dst=10.0.0.1 sport=80 dport=40000\n"
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("want the SYN-ACK's event at the SYN's time:\n%s\ngot:\n%s", want, stdout.String())
 	}
 }

@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/fsm"
+	"github.com/tcptrack/tcptrack/output"
 )
 
 // viewFrame is what the capture loop hands the view (and the exporter)
@@ -44,7 +43,12 @@ const (
 
 var sortKeyNames = [numSortKeys]string{"rate", "bytes", "packets", "idle", "age", "state", "client", "server"}
 
-func (k sortKey) String() string { return sortKeyNames[k] }
+func (k sortKey) String() string {
+	if int(k) < len(sortKeyNames) {
+		return sortKeyNames[k]
+	}
+	return "?"
+}
 
 func parseSortKey(s string) (sortKey, bool) {
 	for i, n := range sortKeyNames {
@@ -336,15 +340,15 @@ func (v *liveView) render(b *bytes.Buffer, width, height int, styled bool) {
 func rowCells(r *viewRow, now int64) [len(viewColumns)]string {
 	f := &r.f
 	cso, sso := f.Sockets(now)
-	cs, ss := socketText(cso), socketText(sso)
-	flags := flagsText(f.Conn.Status())
+	cs, ss := output.SocketText(cso), output.SocketText(sso)
+	flags := output.StatusFlag(f.Conn.Status())
 	timeout := strconv.FormatInt(f.TimeoutAt(now), 10)
 	if r.gone {
 		flags, timeout = "closed", "-"
 	}
 	return [len(viewColumns)]string{
-		endpoint(f.Key.SrcAddr(), f.Key.SrcPort), cs,
-		endpoint(f.Key.DstAddr(), f.Key.DstPort), ss,
+		netip.AddrPortFrom(f.Key.SrcAddr(), f.Key.SrcPort).String(), cs,
+		netip.AddrPortFrom(f.Key.DstAddr(), f.Key.DstPort).String(), ss,
 		f.Conn.State().String(), flags, timeout,
 		strconv.FormatUint(f.Packets[fsm.Original], 10) + "/" + strconv.FormatUint(f.Packets[fsm.Reply], 10),
 		humanBytes(float64(f.Bytes[fsm.Original])) + "/" + humanBytes(float64(f.Bytes[fsm.Reply])),
@@ -450,96 +454,4 @@ func (v *liveView) printFinal(w io.Writer, fr *viewFrame) error {
 	v.render(&buf, 0, 0, false)
 	_, err := w.Write(buf.Bytes())
 	return err
-}
-
-// terminal is the view's screen: the alternate screen buffer, and stdin
-// in non-canonical mode for single-key commands.
-type terminal struct {
-	out   io.Writer
-	outFd int
-	in    *os.File
-	saved *syscall.Termios
-}
-
-func ioctlTermios(fd int, req uintptr, t *syscall.Termios) error {
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), req, uintptr(unsafe.Pointer(t))); e != 0 {
-		return e
-	}
-	return nil
-}
-
-// isTerminal is true for a tty (and false for /dev/null, which is a
-// character device too).
-func isTerminal(w any) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	var t syscall.Termios
-	return ioctlTermios(int(f.Fd()), syscall.TCGETS, &t) == nil
-}
-
-func openTerminal(stdin io.Reader, stdout io.Writer) *terminal {
-	t := &terminal{out: stdout, outFd: -1}
-	if f, ok := stdout.(*os.File); ok {
-		t.outFd = int(f.Fd())
-	}
-	if f, ok := stdin.(*os.File); ok && isTerminal(f) {
-		var saved syscall.Termios
-		if ioctlTermios(int(f.Fd()), syscall.TCGETS, &saved) == nil {
-			raw := saved
-			// Keys arrive one by one and are not echoed; ^C still signals.
-			raw.Lflag &^= syscall.ICANON | syscall.ECHO
-			raw.Cc[syscall.VMIN], raw.Cc[syscall.VTIME] = 1, 0
-			if ioctlTermios(int(f.Fd()), syscall.TCSETS, &raw) == nil {
-				t.in, t.saved = f, &saved
-			}
-		}
-	}
-	io.WriteString(stdout, "\033[?1049h\033[?25l\033[H\033[2J")
-	return t
-}
-
-// keys delivers key presses; nil (never ready) without a terminal on stdin.
-func (t *terminal) keys() <-chan byte {
-	if t.in == nil {
-		return nil
-	}
-	ch := make(chan byte, 8)
-	go func() {
-		var b [16]byte
-		for {
-			n, err := t.in.Read(b[:])
-			if err != nil {
-				return
-			}
-			for _, k := range b[:n] {
-				select {
-				case ch <- k:
-				default:
-				}
-			}
-		}
-	}()
-	return ch
-}
-
-type winsize struct{ Row, Col, X, Y uint16 }
-
-func (t *terminal) size() (w, h int) {
-	var ws winsize
-	if t.outFd >= 0 {
-		if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, uintptr(t.outFd), syscall.TIOCGWINSZ, uintptr(unsafe.Pointer(&ws))); e == 0 && ws.Col > 0 && ws.Row > 0 {
-			return int(ws.Col), int(ws.Row)
-		}
-	}
-	return 80, 24
-}
-
-// restore leaves the alternate screen and gives the terminal back as found.
-func (t *terminal) restore() {
-	io.WriteString(t.out, "\033[?25h\033[?1049l")
-	if t.saved != nil {
-		ioctlTermios(int(t.in.Fd()), syscall.TCSETS, t.saved)
-	}
 }

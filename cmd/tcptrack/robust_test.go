@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/tcptrack/tcptrack/assemble"
+	"github.com/tcptrack/tcptrack/flowtable"
 	"github.com/tcptrack/tcptrack/internal/testutil"
 )
 
@@ -641,7 +642,7 @@ func TestUnreadableFile(t *testing.T) {
 // link type into an error, agrees with what the decoder does.
 func TestDecodableMatchesDecoder(t *testing.T) {
 	d := assemble.NewDecoder(assemble.DecoderConfig{})
-	var p assemble.Packet
+	var p flowtable.Packet
 	for lt := assemble.LinkType(0); lt < 1024; lt++ {
 		rec := assemble.Record{LinkType: lt}
 		if got := d.Decode(&rec, &p) != assemble.Unsupported; got != lt.Decodable() {

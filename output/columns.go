@@ -1,4 +1,8 @@
-package main
+package output
+
+// The netstat-style table (-o table): per connection both endpoints and
+// their socket states, conntrack's view, and the summary's columns, chosen
+// by --columns.
 
 import (
 	"fmt"
@@ -16,20 +20,14 @@ import (
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
-// writeTable draws the netstat-style view with the default columns: per
-// connection both endpoints, each endpoint's own socket state, the
-// conntrack state and flags, counters per direction and how long the flow
-// has been idle.
-func writeTable(w io.Writer, flows []flowtable.Flow, now int64) error {
-	return writeTableColumns(w, flowSlice{flows: flows}, now, nil)
-}
-
-// writeTableColumns draws the chosen columns (nil: the defaults); the
-// flows' summaries, when there are any, feed the summary columns ("-"
-// without them).
-func writeTableColumns(w io.Writer, flows flowList, now int64, cols []tableColumn) error {
+// WriteTable draws the netstat-style table with the chosen columns (nil:
+// DefaultColumns: per connection both endpoints, each endpoint's own
+// socket state, the conntrack state and flags, counters per direction and
+// how long the flow has been idle). The flows' summaries, when there are
+// any, feed the summary columns ("-" without them).
+func WriteTable(w io.Writer, flows Flows, now int64, cols []Column) error {
 	if cols == nil {
-		cols, _ = parseColumns("")
+		cols, _ = ParseColumns("")
 	}
 	t := tablewriter.NewTable(w,
 		tablewriter.WithHeaderAutoFormat(tw.Off),
@@ -60,30 +58,31 @@ func writeTableColumns(w io.Writer, flows flowList, now int64, cols []tableColum
 	return t.Render()
 }
 
-// tableColumn is one --columns choice: a value from the flow, or from its
-// summary.
-type tableColumn struct {
+// Column is one column of the table: a value from the flow, or from its
+// summary. ParseColumns makes them.
+type Column struct {
 	name, header string
 	flow         func(f *flowtable.Flow, now int64) string
 	sum          func(s *fsm.Summary) string
 }
 
-const defaultColumns = "client,client-state,server,server-state,state,flags,timeout,pkts,bytes,idle"
+// DefaultColumns are the columns WriteTable draws when given none.
+const DefaultColumns = "client,client-state,server,server-state,state,flags,timeout,pkts,bytes,idle"
 
-// tableColumns lists every column --columns knows, in a stable order.
-func tableColumns() []tableColumn {
+// allColumns lists every column --columns knows, in a stable order.
+func allColumns() []Column {
 	perDir := func(v func(d *fsm.DirStats) uint64) func(s *fsm.Summary) string {
 		return func(s *fsm.Summary) string {
 			return fmt.Sprintf("%d/%d", v(&s.Dirs[fsm.Original]), v(&s.Dirs[fsm.Reply]))
 		}
 	}
-	return []tableColumn{
+	return []Column{
 		{name: "client", header: "Original (client)", flow: func(f *flowtable.Flow, _ int64) string { return endpoint(f.Key.SrcAddr(), f.Key.SrcPort) }},
-		{name: "client-state", header: "Client state", flow: func(f *flowtable.Flow, now int64) string { c, _ := f.Sockets(now); return socketText(c) }},
+		{name: "client-state", header: "Client state", flow: func(f *flowtable.Flow, now int64) string { c, _ := f.Sockets(now); return SocketText(c) }},
 		{name: "server", header: "Reply (server)", flow: func(f *flowtable.Flow, _ int64) string { return endpoint(f.Key.DstAddr(), f.Key.DstPort) }},
-		{name: "server-state", header: "Server state", flow: func(f *flowtable.Flow, now int64) string { _, s := f.Sockets(now); return socketText(s) }},
+		{name: "server-state", header: "Server state", flow: func(f *flowtable.Flow, now int64) string { _, s := f.Sockets(now); return SocketText(s) }},
 		{name: "state", header: "Conntrack", flow: func(f *flowtable.Flow, _ int64) string { return f.Conn.State().String() }},
-		{name: "flags", header: "Flags", flow: func(f *flowtable.Flow, _ int64) string { return flagsText(f.Conn.Status()) }},
+		{name: "flags", header: "Flags", flow: func(f *flowtable.Flow, _ int64) string { return StatusFlag(f.Conn.Status()) }},
 		{name: "timeout", header: "Timeout", flow: func(f *flowtable.Flow, now int64) string { return strconv.FormatInt(f.TimeoutAt(now), 10) }},
 		{name: "pkts", header: "Pkts o/r", flow: func(f *flowtable.Flow, _ int64) string {
 			return fmt.Sprintf("%d/%d", f.Packets[fsm.Original], f.Packets[fsm.Reply])
@@ -119,26 +118,30 @@ func tableColumns() []tableColumn {
 	}
 }
 
-// parseColumns reads a --columns value: names separated by commas,
-// "default" (or empty) for the default set, "all" for every column, and a
-// leading "+" to add to the default set.
-func parseColumns(spec string) ([]tableColumn, error) {
-	all := tableColumns()
+// ParseColumns reads a list of column names separated by commas (as
+// --columns takes it): "default" (or empty) for DefaultColumns, "all" for
+// every column, and a leading "+" to add to the defaults. From the flow:
+// client client-state server server-state state flags timeout pkts bytes
+// idle age; from its summary (per direction o/r): seen ip-bytes payload
+// retrans retrans-bytes ooo zerowin dupack missed invalid rtt; also
+// zeek-state history.
+func ParseColumns(spec string) ([]Column, error) {
+	all := allColumns()
 	switch {
 	case spec == "" || spec == "default":
-		spec = defaultColumns
+		spec = DefaultColumns
 	case spec == "all":
 		return all, nil
 	case strings.HasPrefix(spec, "+"):
-		spec = defaultColumns + "," + spec[1:]
+		spec = DefaultColumns + "," + spec[1:]
 	}
-	var out []tableColumn
+	var out []Column
 	for _, name := range strings.Split(spec, ",") {
 		name = strings.TrimSpace(name)
 		if name == "" {
 			continue
 		}
-		i := slices.IndexFunc(all, func(c tableColumn) bool { return c.name == name })
+		i := slices.IndexFunc(all, func(c Column) bool { return c.name == name })
 		if i < 0 {
 			names := make([]string, len(all))
 			for j, c := range all {
@@ -154,9 +157,19 @@ func parseColumns(spec string) ([]tableColumn, error) {
 	return out, nil
 }
 
-// columnsNeedSummaries reports whether any column reads the summary.
-func columnsNeedSummaries(cols []tableColumn) bool {
-	return slices.ContainsFunc(cols, func(c tableColumn) bool { return c.sum != nil })
+// ColumnsNeedSummaries reports whether any column reads the flow's
+// summary (flowtable.Config.Summaries must be set for it).
+func ColumnsNeedSummaries(cols []Column) bool {
+	return slices.ContainsFunc(cols, func(c Column) bool { return c.sum != nil })
+}
+
+// ColumnsNeedHosts reports whether the columns (nil: the default ones)
+// show the endpoints' sockets (flowtable.Config.Hosts must be set for
+// them; without it they read "-").
+func ColumnsNeedHosts(cols []Column) bool {
+	return cols == nil || slices.ContainsFunc(cols, func(c Column) bool {
+		return c.name == "client-state" || c.name == "server-state"
+	})
 }
 
 func rttText(d *fsm.DirStats) string {
@@ -170,11 +183,13 @@ func endpoint(a netip.Addr, port uint16) string {
 	return netip.AddrPortFrom(a, port).String()
 }
 
-func flagsText(st fsm.Status) string {
+// StatusFlag is the flag the table's Flags column shows for a status:
+// ASSURED, UNREPLIED or -.
+func StatusFlag(st fsm.Status) string {
 	switch {
-	case st&fsm.Assured != 0:
+	case st.Assured():
 		return "ASSURED"
-	case st&fsm.SeenReply == 0:
+	case !st.SeenReply():
 		return "UNREPLIED"
 	}
 	return "-"

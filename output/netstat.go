@@ -1,4 +1,8 @@
-package main
+package output
+
+// Each host's own sockets (flowtable.Config.Hosts): the socket cell of the
+// table, and the per-host views -o netstat (the lines netstat -tn prints
+// on each host) and -o sockets (one JSON object per socket).
 
 import (
 	"bufio"
@@ -14,44 +18,27 @@ import (
 	"github.com/tcptrack/tcptrack/fsm"
 )
 
-// Each host's own sockets: the --host-timeout flag, the socket cell of the
-// table, and the per-host views -o netstat (netstat -tn's lines) and
-// -o sockets (one JSON object per socket).
-
-// parseHostTimeouts reads one --host-timeout value: NAME=VALUE pairs
-// separated by commas.
-func parseHostTimeouts(cfg *fsm.HostConfig, v string) error {
-	for _, kv := range strings.Split(v, ",") {
-		kv = strings.TrimSpace(kv)
-		if kv == "" {
-			continue
-		}
-		name, val, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fmt.Errorf("--host-timeout takes NAME=VALUE[,NAME=VALUE...], not %q", kv)
-		}
-		if err := cfg.Set(name, val); err != nil {
-			return fmt.Errorf("--host-timeout: %w", err)
-		}
-	}
-	return nil
+// NetstatOptions choose WriteNetstat's hosts and columns.
+type NetstatOptions struct {
+	Host   netip.Addr // only this host (the zero Addr: every host seen, each under a "# host ADDR" line)
+	Timers bool       // add netstat -o's Timer column
 }
 
-// socketText is a socket as the table shows it: the state, "?" when
+// SocketText is a socket as the table shows it: the state, "?" when
 // unconfirmed, and the timer as ss -o prints it.
-func socketText(so fsm.Socket) string {
+func SocketText(so fsm.Socket) string {
 	s := so.State.String()
 	if so.State != fsm.SockUnknown && !so.Confirmed {
 		s += "?"
 	}
 	if so.Timer != fsm.TimerNone {
-		s += " " + ssTimer(so)
+		s += " " + SSTimer(so)
 	}
 	return s
 }
 
-// ssTimer is timer:(KIND,LEFT,RETRANS) as ss -o prints it.
-func ssTimer(so fsm.Socket) string {
+// SSTimer is timer:(KIND,LEFT,RETRANS) as ss -o prints it.
+func SSTimer(so fsm.Socket) string {
 	return "timer:(" + so.Timer.String() + "," + ssDuration(so.Left) + "," + strconv.Itoa(so.Retrans) + ")"
 }
 
@@ -130,13 +117,15 @@ func netstatState(st fsm.SockState) string {
 	return st.String()
 }
 
-// writeNetstat prints, for each host (or the one asked for), what
+// WriteNetstat prints, for each host (or the one asked for), what
 // `netstat -tn` run on it at now would print. netstat reads
 // /proc/net/tcp, then /proc/net/tcp6, each in the order of the kernel's
 // established hash, whose key is a secret drawn at boot: no observer can
 // reproduce that order. We keep netstat's IPv4-then-IPv6 split and, within
 // each, the order the connections were first seen.
-func writeNetstat(w *bufio.Writer, pairs []flowtable.HostPair, cfg *fsm.HostConfig, now int64, only netip.Addr, timers bool) error {
+func WriteNetstat(out io.Writer, pairs []flowtable.HostPair, cfg *fsm.HostConfig, now int64, o NetstatOptions) error {
+	w := bufio.NewWriter(out)
+	only, timers := o.Host, o.Timers
 	order, by := hostSockets(pairs, cfg, now, false)
 	if only.IsValid() {
 		order = []netip.Addr{only.Unmap()}
@@ -164,7 +153,7 @@ func writeNetstat(w *bufio.Writer, pairs []flowtable.HostPair, cfg *fsm.HostConf
 				if pass == 1 {
 					proto = "tcp6"
 				}
-				local, remote := netstatEndpoint(s.local), netstatEndpoint(s.remote)
+				local, remote := NetstatEndpoint(s.local), NetstatEndpoint(s.remote)
 				line := fmt.Sprintf("%-4s  %6d %6d %-*s %-*s %-11s", proto, 0, s.so.SendQ,
 					max(23, len(local)), local, max(23, len(remote)), remote, netstatState(s.so.State))
 				if timers {
@@ -174,13 +163,13 @@ func writeNetstat(w *bufio.Writer, pairs []flowtable.HostPair, cfg *fsm.HostConf
 			}
 		}
 	}
-	return nil
+	return w.Flush()
 }
 
-// netstatEndpoint is ADDR:PORT as netstat -n prints it: IPv6 without
+// NetstatEndpoint is ADDR:PORT as netstat -n prints it: IPv6 without
 // brackets, the address cut so that the whole fits in 23 columns (net-tools
 // without -W).
-func netstatEndpoint(ap netip.AddrPort) string {
+func NetstatEndpoint(ap netip.AddrPort) string {
 	addr, port := ap.Addr().String(), strconv.Itoa(int(ap.Port()))
 	if len(addr)+len(port) > 22 {
 		addr = addr[:max(22-len(port), 0)]
@@ -200,8 +189,8 @@ func netstatTimer(so fsm.Socket) string {
 	return fmt.Sprintf("%s (%.2f/%d/0)", kind, so.Left.Seconds(), so.Retrans)
 }
 
-// jsonHostSocket is one -o sockets line.
-type jsonHostSocket struct {
+// JSONHostSocket is one line of WriteSockets (-o sockets).
+type JSONHostSocket struct {
 	Host      string   `json:"host"`
 	Local     string   `json:"local"`
 	Remote    string   `json:"remote"`
@@ -213,9 +202,9 @@ type jsonHostSocket struct {
 	SendQ     uint32   `json:"send_q"` // lower bound: sent and not seen acknowledged
 }
 
-// writeSocketsJSON prints one JSON object per socket of each host (or of
+// WriteSockets prints one JSON object per socket of each host (or of
 // the one asked for), in the order of -o netstat, GONE ones included.
-func writeSocketsJSON(w io.Writer, pairs []flowtable.HostPair, cfg *fsm.HostConfig, now int64, only netip.Addr) error {
+func WriteSockets(w io.Writer, pairs []flowtable.HostPair, cfg *fsm.HostConfig, now int64, only netip.Addr) error {
 	order, by := hostSockets(pairs, cfg, now, true)
 	if only.IsValid() {
 		order = []netip.Addr{only.Unmap()}
@@ -223,7 +212,7 @@ func writeSocketsJSON(w io.Writer, pairs []flowtable.HostPair, cfg *fsm.HostConf
 	enc := json.NewEncoder(w)
 	for _, h := range order {
 		for _, s := range by[h] {
-			j := jsonHostSocket{Host: h.String(), Local: s.local.String(), Remote: s.remote.String(),
+			j := JSONHostSocket{Host: h.String(), Local: s.local.String(), Remote: s.remote.String(),
 				State: s.so.State.String(), Confirmed: s.so.Confirmed, Retrans: s.so.Retrans, SendQ: s.so.SendQ}
 			if s.so.Timer != fsm.TimerNone {
 				k := s.so.Timer.String()

@@ -1,4 +1,4 @@
-package main
+package output
 
 import (
 	"encoding/binary"
@@ -6,9 +6,9 @@ import (
 	"github.com/tcptrack/tcptrack/flowtable"
 )
 
-// The uid of the conntrack-flow summary's Zeek view (-o json's "zeek"
-// object). -o zeek and zeek-json are Zeek's own connection model: see
-// zeekview.go and package zeek.
+// The uid of the flow summary's Zeek view (-o json's "zeek" object).
+// Zeek's conn.log itself (-o zeek, zeek-json) is package zeek's: Zeek's own
+// connection model, fed every packet beside the table.
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 

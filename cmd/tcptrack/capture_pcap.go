@@ -1,54 +1,20 @@
+//go:build cgo
+
 package main
 
+// Live capture through libpcap (gopacket/pcap, cgo): the one part of
+// tcptrack that needs libpcap at run time, besides compiling BPF filters.
+
 import (
-	"bufio"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/google/gopacket/pcap"
-
 	"github.com/tcptrack/tcptrack/assemble"
 )
-
-// captureSource is where the live loop gets its frames: a libpcap handle,
-// or in tests a capture file played back on a fake clock.
-type captureSource interface {
-	// Read fills rec with the next frame; rec.Data is valid until the next
-	// call. It returns errReadTimeout when nothing arrived within the read
-	// timeout and io.EOF when the source is closed or exhausted.
-	Read(rec *assemble.Record) error
-	LinkType() assemble.LinkType
-	SnapLen() int
-	Stats() (captureStats, error)
-	Close()
-}
-
-// captureStats are libpcap's counters (pcap_stats).
-type captureStats struct {
-	Received  uint64 // packets the kernel handed to the capture (after the BPF filter)
-	Dropped   uint64 // dropped by the kernel: the capture buffer was full
-	IfDropped uint64 // dropped by the interface or its driver
-}
-
-var errReadTimeout = errors.New("read timeout")
-
-// captureConfig is how to open a live capture.
-type captureConfig struct {
-	iface       string
-	snaplen     int
-	promisc     bool
-	bufferBytes int
-	direction   string // "in", "out" or "inout"
-	filter      string // BPF expression compiled by libpcap, run in the kernel
-	readTimeout time.Duration
-	fanout      int // AF_PACKET fanout group to join; -1: none
-}
 
 // pcapSource is a libpcap live capture in immediate mode: each packet is
 // handed over as soon as it arrives, and reads time out so that the loop
@@ -71,7 +37,7 @@ const (
 
 // openCapture opens and activates a capture. Its errors are one line that
 // says what to do about them.
-func openCapture(c captureConfig) (*pcapSource, error) {
+func openCapture(c captureConfig) (captureSource, error) {
 	name := c.iface
 	if name != "any" {
 		if _, err := net.InterfaceByName(name); err != nil {
@@ -180,8 +146,10 @@ func (s *pcapSource) Read(rec *assemble.Record) error {
 }
 
 func (s *pcapSource) LinkType() assemble.LinkType { return s.lt }
-func (s *pcapSource) SnapLen() int                { return s.snap }
-func (s *pcapSource) Close()                      { s.h.Close() }
+
+func (s *pcapSource) SnapLen() int { return s.snap }
+
+func (s *pcapSource) Close() { s.h.Close() }
 
 func (s *pcapSource) Stats() (captureStats, error) {
 	st, err := s.h.Stats()
@@ -190,78 +158,4 @@ func (s *pcapSource) Stats() (captureStats, error) {
 	}
 	// libpcap's counters are 32-bit and wrap; gopacket widened them to int.
 	return captureStats{Received: uint64(uint32(st.PacketsReceived)), Dropped: uint64(uint32(st.PacketsDropped)), IfDropped: uint64(uint32(st.PacketsIfDropped))}, nil
-}
-
-// pcapWriter saves frames as a classic pcap file with nanosecond stamps
-// (what -w writes, and read replays). gopacket's pcapgo takes link types as
-// a byte, too small for LINUX_SLL2 (276), hence this small writer.
-type pcapWriter struct {
-	name string
-	f    *os.File
-	w    *bufio.Writer
-	hdr  [16]byte
-	n    uint64
-}
-
-// createPcap creates name and writes the file header.
-func createPcap(name string, snaplen int, lt assemble.LinkType) (*pcapWriter, error) {
-	f, err := os.Create(name)
-	if err != nil {
-		return nil, fmt.Errorf("-w %s: %w", name, unwrapPathError(err))
-	}
-	w := &pcapWriter{name: name, f: f, w: bufio.NewWriterSize(f, 1<<20)}
-	var h [24]byte
-	binary.LittleEndian.PutUint32(h[0:], 0xa1b23c4d) // nanosecond pcap
-	binary.LittleEndian.PutUint16(h[4:], 2)
-	binary.LittleEndian.PutUint16(h[6:], 4)
-	binary.LittleEndian.PutUint32(h[16:], uint32(snaplen))
-	binary.LittleEndian.PutUint32(h[20:], uint32(fileLinkType(lt)))
-	if _, err := w.w.Write(h[:]); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("-w %s: %w", name, err)
-	}
-	return w, nil
-}
-
-// fileLinkType maps the DLT_ value libpcap reports to the LINKTYPE_ value
-// files carry; they differ for raw IP (DLT_RAW is 12 on Linux).
-func fileLinkType(lt assemble.LinkType) assemble.LinkType {
-	if lt == assemble.LinkRawBSD || lt == assemble.LinkRawOBSD {
-		return assemble.LinkRaw
-	}
-	return lt
-}
-
-// write appends one record; the error names the file and record number.
-func (w *pcapWriter) write(rec *assemble.Record) error {
-	w.n++
-	sec, ns := rec.TS/1e9, rec.TS%1e9
-	binary.LittleEndian.PutUint32(w.hdr[0:], uint32(sec))
-	binary.LittleEndian.PutUint32(w.hdr[4:], uint32(ns))
-	binary.LittleEndian.PutUint32(w.hdr[8:], uint32(len(rec.Data)))
-	binary.LittleEndian.PutUint32(w.hdr[12:], uint32(rec.OrigLen))
-	if _, err := w.w.Write(w.hdr[:]); err != nil {
-		return fmt.Errorf("-w %s: packet %d: %w", w.name, w.n, err)
-	}
-	if _, err := w.w.Write(rec.Data); err != nil {
-		return fmt.Errorf("-w %s: packet %d: %w", w.name, w.n, err)
-	}
-	return nil
-}
-
-// flush pushes buffered records to the file, so that a reader of a file
-// still being written sees whole records up to the last periodic flush.
-func (w *pcapWriter) flush() error {
-	if err := w.w.Flush(); err != nil {
-		return fmt.Errorf("-w %s: %w", w.name, err)
-	}
-	return nil
-}
-
-func (w *pcapWriter) Close() error {
-	err := w.flush()
-	if cerr := w.f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("-w %s: %w", w.name, cerr)
-	}
-	return err
 }

@@ -1,8 +1,7 @@
-package main
+package output
 
 import (
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
@@ -47,8 +46,8 @@ func TestSocketText(t *testing.T) {
 		{fsm.Socket{State: fsm.SockSynSent, Confirmed: true, Timer: fsm.TimerOn, Left: 316 * time.Millisecond, Retrans: 3}, "SYN_SENT timer:(on,316ms,3)"},
 		{fsm.Socket{State: fsm.SockFinWait2, Timer: fsm.TimerTimeWait, Left: 2500 * time.Millisecond}, "FIN_WAIT2? timer:(timewait,2.500ms,0)"},
 	} {
-		if got := socketText(c.so); got != c.want {
-			t.Errorf("socketText(%+v) = %q, want %q", c.so, got, c.want)
+		if got := SocketText(c.so); got != c.want {
+			t.Errorf("SocketText(%+v) = %q, want %q", c.so, got, c.want)
 		}
 	}
 }
@@ -62,28 +61,8 @@ func TestNetstatEndpoint(t *testing.T) {
 		{"[2001:db8:1234:5678:9abc::1]:443", "2001:db8:1234:5678::443"},
 		{"[2001:db8:1234:5678:9abc::1]:40001", "2001:db8:1234:567:40001"},
 	} {
-		if got := netstatEndpoint(netip.MustParseAddrPort(c.in)); got != c.want {
-			t.Errorf("netstatEndpoint(%s) = %q, want %q", c.in, got, c.want)
-		}
-	}
-}
-
-func TestParseHostTimeouts(t *testing.T) {
-	cfg := fsm.DefaultHostConfig()
-	if err := parseHostTimeouts(&cfg, "fin_timeout=10, syn_retries=2,net.ipv4.tcp_synack_retries=1,hz=1000,rfc1337=1,rto_min_us=50000"); err != nil {
-		t.Fatal(err)
-	}
-	want := fsm.DefaultHostConfig()
-	want.FinTimeout, want.SynRetries, want.SynackRetries, want.HZ, want.RFC1337, want.RTOMin = 10*time.Second, 2, 1, 1000, true, 50*time.Millisecond
-	if cfg != want {
-		t.Errorf("got %+v, want %+v", cfg, want)
-	}
-	for _, bad := range []string{"fin_timeout", "fin_timeout=x", "syn_retries=1.5", "nope=1", "hz=0", "rfc1337=2", "fin_timeout=-1"} {
-		c := fsm.DefaultHostConfig()
-		if err := parseHostTimeouts(&c, bad); err == nil {
-			t.Errorf("%q: no error", bad)
-		} else if !strings.Contains(err.Error(), "host") {
-			t.Errorf("%q: error %q does not say what it is about", bad, err)
+		if got := NetstatEndpoint(netip.MustParseAddrPort(c.in)); got != c.want {
+			t.Errorf("NetstatEndpoint(%s) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }

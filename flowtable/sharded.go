@@ -3,13 +3,15 @@ package flowtable
 import (
 	"runtime/debug"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 
-	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/fsm"
 )
+
+// The table's front: Add batches segments per shard and hands each batch
+// to the goroutine that owns the shard; Tick, Snapshot and Close reach
+// every shard the same way.
 
 // Config sets up a Table.
 type Config struct {
@@ -42,7 +44,7 @@ type Config struct {
 }
 
 type item struct {
-	seg  Segment
+	seg  segment
 	seq  uint64
 	hash uint64
 }
@@ -66,7 +68,7 @@ type shardSnap struct {
 type Table struct {
 	cfg     Config
 	fsmCfg  fsm.Config
-	shards  []*Shard
+	shards  []*shard
 	in      []chan *batch
 	filling []*batch
 	free    chan *batch
@@ -80,12 +82,6 @@ type Table struct {
 
 	evIn   chan evBatch
 	evDone chan struct{}
-}
-
-type evBatch struct {
-	shard     int
-	events    []Event
-	watermark int64
 }
 
 // New starts the shard goroutines.
@@ -117,16 +113,10 @@ func New(cfg Config) *Table {
 		go t.mergeEvents()
 	}
 	for i := range cfg.Shards {
-		s := NewShard(&t.fsmCfg, perShard, cfg.OnEvents != nil)
-		if cfg.Summaries {
-			s.KeepSummaries()
-		}
-		if cfg.Acct {
-			s.KeepAcct()
-		}
-		s.KeepHosts(cfg.Hosts)
-		if cfg.DestroyEventsOnly {
-			s.DestroyEventsOnly()
+		s := newShard(&t.fsmCfg, perShard, cfg.OnEvents != nil)
+		s.keepSums, s.keepAcct, s.destroyOnly = cfg.Summaries, cfg.Acct, cfg.DestroyEventsOnly
+		if cfg.Hosts != nil {
+			s.hosts = newHostTable(cfg.Hosts, perShard)
 		}
 		t.shards = append(t.shards, s)
 		t.filling = append(t.filling, nil)
@@ -144,7 +134,7 @@ func New(cfg Config) *Table {
 	return t
 }
 
-func (t *Table) run(i int, s *Shard, ch <-chan *batch) {
+func (t *Table) run(i int, s *shard, ch <-chan *batch) {
 	defer t.wg.Done()
 	for b := range ch {
 		t.process(i, s, b)
@@ -157,11 +147,11 @@ const prefetchFrom = 1 << 14
 
 // process applies a batch to its shard, then expires what is due, answers
 // a snapshot request and passes events on.
-func (t *Table) process(i int, s *Shard, b *batch) {
+func (t *Table) process(i int, s *shard, b *batch) {
 	items := b.items
-	if s.Len() < prefetchFrom {
+	if s.len() < prefetchFrom {
 		for j := range items {
-			s.Process(&items[j].seg, items[j].seq, items[j].hash)
+			s.process(&items[j].seg, items[j].seq, items[j].hash)
 		}
 	} else {
 		// Prefetch two stages ahead: the index slot for item j+2d, then
@@ -177,13 +167,13 @@ func (t *Table) process(i int, s *Shard, b *batch) {
 			if j+d < len(items) {
 				s.prefetchFlow(items[j+d].hash)
 			}
-			s.Process(&items[j].seg, items[j].seq, items[j].hash)
+			s.process(&items[j].seg, items[j].seq, items[j].hash)
 		}
 	}
-	s.Sweep(b.through)
-	t.active[i].Store(int64(s.Len()))
+	s.sweep(b.through)
+	t.active[i].Store(int64(s.len()))
 	if b.snap != nil {
-		b.snap <- shardSnap{s.Snapshot(), s.Summaries()}
+		b.snap <- shardSnap{s.snapshot(), s.summaries()}
 		b.snap = nil
 	}
 	if b.census != nil {
@@ -191,7 +181,7 @@ func (t *Table) process(i int, s *Shard, b *batch) {
 		b.census = nil
 	}
 	if t.evIn != nil {
-		t.evIn <- evBatch{shard: i, events: s.TakeEvents(nil), watermark: b.through}
+		t.evIn <- evBatch{shard: i, events: s.takeEvents(nil), watermark: b.through}
 	}
 	b.items = b.items[:0]
 	t.free <- b
@@ -208,7 +198,7 @@ func (t *Table) handOver(si int, b *batch) {
 }
 
 // Add hands one decoded segment to its shard. p is copied.
-func (t *Table) Add(p *assemble.Packet) {
+func (t *Table) Add(p *Packet) {
 	t.seq++
 	if p.TS > t.clock {
 		t.clock = p.TS
@@ -315,119 +305,6 @@ func (t *Table) snapshot(now int64) ([]Flow, []fsm.Summary) {
 	return flows, sums
 }
 
-// sortFlows puts flows in first-seen order, and sums (when not nil,
-// parallel to flows) with them.
-func sortFlows(flows []Flow, sums []fsm.Summary) {
-	byID := func(a, b Flow) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	}
-	if sums == nil {
-		slices.SortFunc(flows, byID)
-		return
-	}
-	// Sort positions, then move both slices along the permutation's
-	// cycles in place: summaries are large, no second copy of them.
-	order := make([]int, len(flows))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return byID(flows[a], flows[b]) })
-	for i := range order {
-		if order[i] == i {
-			continue
-		}
-		f, s := flows[i], sums[i]
-		j := i
-		for order[j] != i {
-			k := order[j]
-			flows[j], sums[j] = flows[k], sums[k]
-			order[j] = j
-			j = k
-		}
-		flows[j], sums[j] = f, s
-		order[j] = j
-	}
-}
-
-// Result is what the table holds when closed: the live flows in
-// first-seen order, read straight from the shards' storage (no copy of the
-// table is made), and the counters.
-type Result struct {
-	Stats  Stats
-	order  []ref
-	shards []*Shard
-}
-
-// HostPairs copies every host pair in first-seen order (nil unless
-// Config.Hosts): the endpoint sockets of every tuple seen, conntrack entry
-// or not.
-func (r *Result) HostPairs() []HostPair {
-	var out []HostPair
-	for _, s := range r.shards {
-		out = append(out, s.HostPairs()...)
-	}
-	slices.SortFunc(out, func(a, b HostPair) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
-	return out
-}
-
-// ref points at one live flow in a closed table.
-type ref struct {
-	id         uint64
-	shard, pos uint32
-}
-
-// Len is the number of live flows.
-func (r *Result) Len() int { return len(r.order) }
-
-// At returns the i-th flow in first-seen order and its summary (nil unless
-// Config.Summaries). The summary points into the table: read, do not keep.
-func (r *Result) At(i int) (Flow, *fsm.Summary) {
-	x := r.order[i]
-	s := r.shards[x.shard]
-	var sum *fsm.Summary
-	if s.keepSums {
-		sum = s.sums.at(x.pos)
-	}
-	return s.flow(x.pos), sum
-}
-
-// Flows copies every live flow, in order.
-func (r *Result) Flows() []Flow {
-	out := make([]Flow, len(r.order))
-	for i := range out {
-		out[i], _ = r.At(i)
-	}
-	return out
-}
-
-// Summaries copies every live flow's summary, parallel to Flows; nil unless
-// Config.Summaries.
-func (r *Result) Summaries() []fsm.Summary {
-	if len(r.shards) == 0 || !r.shards[0].keepSums {
-		return nil
-	}
-	out := make([]fsm.Summary, len(r.order))
-	for i := range out {
-		_, s := r.At(i)
-		out[i] = *s
-	}
-	return out
-}
-
 // Close hands over the rest, expires what is due at now, stops the shards
 // and returns the live flows.
 func (t *Table) Close(now int64) Result {
@@ -447,12 +324,11 @@ func (t *Table) Close(now int64) Result {
 	for i, s := range t.shards {
 		s.expireAll(now)
 		s.dropIndex()
-		total += s.Len()
+		total += s.len()
 		if t.evIn != nil {
-			t.evIn <- evBatch{shard: i, events: s.TakeEvents(nil), watermark: now}
+			t.evIn <- evBatch{shard: i, events: s.takeEvents(nil), watermark: now}
 		}
-		st := s.Stats()
-		res.Stats.add(&st)
+		res.Stats.add(&s.stats)
 	}
 	if total >= 1<<16 {
 		// The indexes are garbage now; hand their memory back before the
@@ -477,40 +353,4 @@ func (t *Table) Close(now int64) Result {
 		return 0
 	})
 	return res
-}
-
-// mergeEvents releases events once every shard has reported past them
-// (strictly: more packets may share the watermark instant), so
-// the stream is in time order whatever the shard count.
-func (t *Table) mergeEvents() {
-	defer close(t.evDone)
-	marks := make([]int64, t.cfg.Shards)
-	for i := range marks {
-		marks[i] = -1 << 63
-	}
-	var pending []Event
-	flush := func(upto int64, all bool) {
-		sort.SliceStable(pending, func(i, j int) bool { return pending[i].before(&pending[j]) })
-		n := 0
-		for n < len(pending) && (all || pending[n].TS < upto) {
-			n++
-		}
-		if n > 0 {
-			t.cfg.OnEvents(pending[:n])
-			pending = append(pending[:0], pending[n:]...)
-		}
-	}
-	for eb := range t.evIn {
-		pending = append(pending, eb.events...)
-		if eb.watermark > marks[eb.shard] {
-			marks[eb.shard] = eb.watermark
-		}
-		flush(slices.Min(marks), false)
-	}
-	flush(0, true)
-}
-
-// SegmentOf is the table's form of a decoded packet.
-func SegmentOf(p *assemble.Packet) Segment {
-	return Segment{Key: MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort), TS: p.TS, IPLen: p.IPLen, TCP: p.TCP}
 }
