@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // AF_PACKET fanout (packet(7)): processes that open the same interface and

@@ -67,6 +67,16 @@ func TestBuildsWithoutCgo(t *testing.T) {
 	goCmd(t, testutil.Root(t), []string{"CGO_ENABLED=0"}, "build", "./fsm", "./flowtable", "./output", "./assemble", "./cmd/tcptrack")
 }
 
+// TestBuildsElsewhere: the library and the command build for systems
+// other than Linux (the terminal view and --fanout are Linux's; the rest
+// is portable Go).
+func TestBuildsElsewhere(t *testing.T) {
+	for _, goos := range []string{"darwin", "freebsd"} {
+		goCmd(t, testutil.Root(t), []string{"CGO_ENABLED=0", "GOOS=" + goos}, "build", "-o", os.DevNull, "./cmd/tcptrack")
+		goCmd(t, testutil.Root(t), []string{"CGO_ENABLED=0", "GOOS=" + goos}, "build", "./fsm", "./flowtable", "./output", "./assemble")
+	}
+}
+
 // TestExampleProgram: examples/replay, a module of its own that imports
 // the library through a replace directive, builds with CGO_ENABLED=0 and
 // prints, for the shipped sample, the lines tcptrack read prints.
