@@ -17,8 +17,8 @@ const (
 
 // PacketReport is one packet's outcome, carried by an EventPacket (in
 // Event.Report). The event's Flow is the flow as the packet left it (for a
-// packet that belongs to no flow, only Flow.Key is set: the packet's own
-// tuple).
+// packet that belongs to no flow, only Flow.Key is set, the packet's own
+// tuple, and the hosts' sockets when the table keeps them: Config.Hosts).
 type PacketReport struct {
 	Dir     fsm.Dir     // relative to Flow.Key
 	Verdict fsm.Verdict // Invalid for packets that could not create a flow or were refused
@@ -90,6 +90,7 @@ func (s *shard) report(p *segment, seq uint64, pos uint32, dir fsm.Dir, r *fsm.R
 	ev := Event{Type: EventPacket, TS: p.TS, Seq: seq, Report: pk}
 	if pos == noFlow {
 		ev.Flow = Flow{Key: p.Key}
+		s.attachHosts(&ev.Flow)
 	} else {
 		ev.Flow = s.flow(pos)
 	}

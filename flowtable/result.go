@@ -55,6 +55,26 @@ type Result struct {
 	shards []*shard
 }
 
+// HostPairs copies every host pair in first-seen order (nil unless
+// Config.Hosts): the endpoint sockets of every tuple seen, conntrack entry
+// or not.
+func (r *Result) HostPairs() []HostPair {
+	var out []HostPair
+	for _, s := range r.shards {
+		out = s.appendHostPairs(out)
+	}
+	slices.SortFunc(out, func(a, b HostPair) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
 // ref points at one live flow in a closed table.
 type ref struct {
 	id         uint64

@@ -80,6 +80,9 @@ type shard struct {
 	curFrame    uint64
 	reportSpare []PacketReport
 	wireSpare   []byte
+
+	// hosts, when kept, are the tuples' endpoint sockets (hosts.go).
+	hosts *hostTable
 }
 
 // newShard makes a shard holding at most maxFlows flows (0: no limit).
@@ -91,6 +94,12 @@ type shard struct {
 // first process.
 func newShard(cfg *fsm.Config, maxFlows int, events bool) *shard {
 	return &shard{cfg: cfg, maxFlows: maxFlows, ix: newIndex(), recordEvents: events}
+}
+
+// exists reports whether conntrack has an entry for k.
+func (s *shard) exists(k *Key, h uint64) bool {
+	_, _, ok := s.ix.find(&s.flows, k, h)
+	return ok
 }
 
 // summaryCopy gives a DESTROY event its own copy of a summary; copies are
@@ -111,7 +120,19 @@ func (s *shard) flow(pos uint32) Flow {
 	if s.keepAcct {
 		a = s.acct.at(pos)
 	}
-	return makeFlow(s.flows.at(pos), a)
+	f := makeFlow(s.flows.at(pos), a)
+	s.attachHosts(&f)
+	return f
+}
+
+// attachHosts copies the host pair of f's tuple into f, when the shard
+// keeps them.
+func (s *shard) attachHosts(f *Flow) {
+	if s.hosts != nil {
+		if hp, ok := s.hosts.lookup(f.Key); ok {
+			f.Hosts, f.HasHosts, f.hostsSide, f.hostCfg = hp.Hosts, true, hp.Side(f.Key), s.hosts.cfg
+		}
+	}
 }
 
 // account adds a packet of ipLen bytes with TCP flags fl to the flow's
@@ -149,6 +170,14 @@ func (s *shard) prefetchFlow(h uint64) {
 // process applies one segment; seq numbers packets in reading order from 1,
 // h is the key's Hash (computed by the caller that picked the shard).
 func (s *shard) process(p *segment, seq, h uint64) {
+	if s.hosts != nil {
+		s.hosts.process(p, seq, h, s.exists)
+	}
+	s.track(p, seq, h)
+}
+
+// track is conntrack's part of process.
+func (s *shard) track(p *segment, seq, h uint64) {
 	s.stats.Segments++
 	pos, reply, ok := s.ix.find(&s.flows, &p.Key, h)
 	if ok && s.flows.at(pos).Expires <= p.TS {
@@ -203,7 +232,7 @@ func (s *shard) process(p *segment, seq, h uint64) {
 		// so that every segment lands in exactly one verdict counter.
 		s.destroy(pos, p.TS, seq, Reopened, h)
 		s.stats.Segments--
-		s.process(p, seq, h)
+		s.track(p, seq, h)
 		return
 	}
 	if r.Events != 0 && s.recordEvents && !s.destroyOnly {
@@ -336,8 +365,12 @@ func (s *shard) earlyDrop(now int64, seq uint64) bool {
 	return true
 }
 
-// sweep expires every flow whose timeout ran out by now: O(expired).
+// sweep expires every flow whose timeout ran out by now: O(expired); and
+// looks at a few host pairs for ones that are over.
 func (s *shard) sweep(now int64) {
+	if s.hosts != nil {
+		s.hosts.sweep(now, s.exists)
+	}
 	for li := range s.tm.lists {
 		for {
 			pos := s.tm.lists[li].head
@@ -388,8 +421,18 @@ func (s *shard) appendRefs(dst []ref, shard int) []ref {
 	return dst
 }
 
-// dropIndex frees the lookup index once no more packets will come.
+// dropIndex frees the lookup index once no more packets will come (the
+// host pairs keep theirs: flows are matched to them on output).
 func (s *shard) dropIndex() { s.ix, s.free = index{}, nil }
+
+// appendHostPairs appends a copy of every host pair the shard holds
+// (none unless it keeps them).
+func (s *shard) appendHostPairs(dst []HostPair) []HostPair {
+	if s.hosts == nil {
+		return dst
+	}
+	return s.hosts.appendLive(dst)
+}
 
 // snapshot copies the live flows.
 func (s *shard) snapshot() []Flow {

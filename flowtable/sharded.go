@@ -39,6 +39,12 @@ type Config struct {
 	// selects (needs OnEvents): the packet, its verdict and the kernel's
 	// reason, and its headers when added with AddWire or Refuse.
 	Packets PacketEvents
+	// Hosts, when set, tracks each tuple's two endpoint sockets as the
+	// hosts hold them (fsm.Hosts, with these settings): handed out with
+	// every Flow and, for tuples conntrack has no entry for too, by
+	// Result.HostPairs. About 300 bytes a tuple; the pairs count against
+	// MaxFlows on their own.
+	Hosts *fsm.HostConfig
 }
 
 type item struct {
@@ -122,6 +128,9 @@ func New(cfg Config) *Table {
 			t.cfg.Packets = PacketsNone
 		}
 		s.reportPackets(t.cfg.Packets)
+		if cfg.Hosts != nil {
+			s.hosts = newHostTable(cfg.Hosts, perShard)
+		}
 		t.shards = append(t.shards, s)
 		t.filling = append(t.filling, nil)
 		if cfg.Shards == 1 {
@@ -193,7 +202,7 @@ func (t *Table) process(i int, s *shard, b *batch) {
 		b.snap = nil
 	}
 	if b.census != nil {
-		b.census <- s.census()
+		b.census <- s.census(b.through)
 		b.census = nil
 	}
 	if t.evIn != nil {

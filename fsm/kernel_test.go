@@ -43,7 +43,7 @@ func TestKernel(t *testing.T) {
 
 	var all []scenario
 	all = append(all, scenarios...)
-	all = append(all, endpointScenarios...)
+	all = append(all, hostScenarios...)
 	all = append(all, probeScenarios()...)
 	// Default-config scenarios run together; each other configuration
 	// runs alone, as the router's sysctls are per namespace.

@@ -27,8 +27,27 @@ type ladder struct {
 	base      [2]uint32 // [0] client, [1] server
 	hasBase   [2]bool
 	lastFlow  uint64
-	sock      [2]fsm.SockState
+	sock      [2]ladderSock
 	lastState string
+}
+
+// ladderSock is a host's socket as the ladder writes it: the state, with
+// "?" when unconfirmed (SocketText without the timer, so that a state is
+// written again only when it changes).
+type ladderSock struct {
+	state     fsm.SockState
+	confirmed bool
+}
+
+func makeLadderSock(so fsm.Socket) ladderSock {
+	return ladderSock{state: so.State, confirmed: so.Confirmed || so.State == fsm.SockUnknown}
+}
+
+func (s ladderSock) String() string {
+	if !s.confirmed {
+		return s.state.String() + "?"
+	}
+	return s.state.String()
 }
 
 // ladderRow is a packet (or, with note set and no packet, an event
@@ -46,7 +65,7 @@ type ladderRow struct {
 	// After the packet: conntrack's entry ("-" when none) and each host's
 	// socket state.
 	conntrack      string
-	client, server fsm.SockState
+	client, server ladderSock
 	verdict        fsm.Verdict
 	reason, also   fsm.Reason
 	// relBound is the reason's sequence bound relative to the side it
@@ -124,6 +143,7 @@ func (ls *Ladders) Add(e *flowtable.Event) {
 		k := &e.Flow.Key
 		key := convKey(netip.AddrPortFrom(k.SrcAddr(), k.SrcPort), netip.AddrPortFrom(k.DstAddr(), k.DstPort))
 		if l := ls.byKey[key]; l != nil && l.lastFlow == e.Flow.ID {
+			l.setSockets(&e.Flow, e.TS)
 			l.rows = append(l.rows, ladderRow{ts: e.TS, marker: true, note: "conntrack entry expired (" + e.Flow.Conn.State().String() + " timeout)",
 				conntrack: "-", client: l.sock[0], server: l.sock[1]})
 			l.lastState, l.lastFlow = "-", 0
@@ -172,14 +192,8 @@ func (l *ladder) addPacket(e *flowtable.Event, toServer, absolute bool) {
 		}
 	}
 	f := &e.Flow
+	l.setSockets(f, e.TS)
 	if f.ID != 0 {
-		orig, reply := f.Conn.Sockets()
-		clientIsOrig := netip.AddrPortFrom(f.Key.SrcAddr(), f.Key.SrcPort) == l.client
-		if clientIsOrig {
-			l.sock = [2]fsm.SockState{orig, reply}
-		} else {
-			l.sock = [2]fsm.SockState{reply, orig}
-		}
 		if l.lastFlow != 0 && f.ID != l.lastFlow {
 			r.note = "new conntrack entry"
 		}
@@ -196,6 +210,21 @@ func (l *ladder) addPacket(e *flowtable.Event, toServer, absolute bool) {
 	}
 	r.client, r.server = l.sock[0], l.sock[1]
 	l.rows = append(l.rows, r)
+}
+
+// setSockets takes both hosts' sockets at now from the flow's host pair,
+// when the table keeps them (Config.Hosts); the pair outlives conntrack's
+// entries and exists for packets that made none.
+func (l *ladder) setSockets(f *flowtable.Flow, now int64) {
+	if !f.HasHosts {
+		return
+	}
+	orig, reply := f.Sockets(now)
+	if netip.AddrPortFrom(f.Key.SrcAddr(), f.Key.SrcPort) == l.client {
+		l.sock = [2]ladderSock{makeLadderSock(orig), makeLadderSock(reply)}
+	} else {
+		l.sock = [2]ladderSock{makeLadderSock(reply), makeLadderSock(orig)}
+	}
 }
 
 // entryText is conntrack's state with its flags, as -L shows them.

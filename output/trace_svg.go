@@ -109,7 +109,7 @@ func svgLadder(b *strings.Builder, l *ladder, y int) int {
 	for _, x := range []int{svgClientX, svgServerX} {
 		fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"/>`+"\n", x, heads+8, x, bottom, svgMuted)
 	}
-	prevSock := [2]fsm.SockState{255, 255}
+	prevSock := [2]ladderSock{{state: 255}, {state: 255}}
 	prevEntry := ""
 	for i := range l.rows {
 		r := &l.rows[i]
@@ -145,15 +145,15 @@ func svgLadder(b *strings.Builder, l *ladder, y int) int {
 		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle" fill="%s" transform="rotate(%.2f %d %d)">%s</text>`+"\n",
 			mx, my, color, angle, mx, my, esc(segmentLabel(r)))
 		// Each host's state where it changes, beside its line.
-		if r.client != prevSock[0] && r.client != fsm.SockUnknown {
+		if r.client != prevSock[0] && r.client.state != fsm.SockUnknown {
 			fmt.Fprintf(b, `<circle cx="%d" cy="%d" r="3" fill="%s"/><text x="%d" y="%d" text-anchor="end" font-weight="bold" fill="%s">%s</text>`+"\n",
 				svgClientX, svgSockY(r, true, ry), svgAccept, svgClientSX, svgSockY(r, true, ry)+4, svgAccept, esc(r.client.String()))
 		}
-		if r.server != prevSock[1] && r.server != fsm.SockUnknown {
+		if r.server != prevSock[1] && r.server.state != fsm.SockUnknown {
 			fmt.Fprintf(b, `<circle cx="%d" cy="%d" r="3" fill="%s"/><text x="%d" y="%d" font-weight="bold" fill="%s">%s</text>`+"\n",
 				svgServerX, svgSockY(r, false, ry), svgAccept, svgServerSX, svgSockY(r, false, ry)+4, svgAccept, esc(r.server.String()))
 		}
-		prevSock = [2]fsm.SockState{r.client, r.server}
+		prevSock = [2]ladderSock{r.client, r.server}
 		if r.conntrack != prevEntry {
 			fmt.Fprintf(b, `<text x="%d" y="%d" fill="%s">%s</text>`+"\n", svgEntryX, ry+svgSlant/2+4, svgAccept, esc(r.conntrack))
 			prevEntry = r.conntrack

@@ -78,12 +78,14 @@ func FuzzTrace(f *testing.F) {
 // fuzzLadders turns bytes into segments (9 bytes each: direction and
 // options, flags, seq and ack deltas, window, payload, time step) between
 // two hosts on two 4-tuples, tracked by a one-shard table that reports every
-// packet (short timeouts, so entries expire in between too).
+// packet and keeps the hosts' sockets (short timeouts, so entries expire in
+// between too).
 func fuzzLadders(data []byte) *Ladders {
 	cfg := fsm.DefaultConfig()
 	cfg.Timeouts[fsm.SynSent], cfg.Timeouts[fsm.Established], cfg.Timeouts[fsm.Close] = 2e9, 5e9, 1e9
+	hcfg := fsm.DefaultHostConfig()
 	ls := NewLadders(len(data) > 0 && data[0]&1 != 0, 200)
-	tb := flowtable.New(flowtable.Config{FSM: cfg, Shards: 1, MaxFlows: 4, BatchSize: 1, Packets: flowtable.PacketsAll,
+	tb := flowtable.New(flowtable.Config{FSM: cfg, Shards: 1, MaxFlows: 4, BatchSize: 1, Packets: flowtable.PacketsAll, Hosts: &hcfg,
 		OnEvents: func(evs []flowtable.Event) {
 			for i := range evs {
 				ls.Add(&evs[i])

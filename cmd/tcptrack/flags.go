@@ -31,6 +31,11 @@ func trackingUsage() string {
                            holding the pseudo-header sum that offload/GRO leave (the capturing host's)
       --max-retrans N      retransmissions before the 300 s timeout (nf_conntrack_tcp_max_retrans, default 3)
       --timeout NAME=SECS  override a timeout; repeatable. NAME: %s
+      --host-timeout NAME=VALUE[,...]
+                           the endpoint hosts' own timers (net.ipv4.tcp_* on the hosts; repeatable):
+                           fin_timeout=SECS (60), syn_retries=N (6), syn_linear_timeouts=N (4),
+                           synack_retries=N (5), time_wait=SECS (60, fixed in Linux),
+                           rto_min_us=N (200000), rfc1337=0|1 (0), hz=N (250, the kernel's CONFIG_HZ)
       --max-flows N        table size limit; when full, flows that are not ASSURED are evicted
                            first, as the kernel's early drop (default %d; %d when the
                            output keeps summaries: -o json, zeek, zeek-json); also bounds
@@ -82,6 +87,7 @@ func (o *lineFlags) checkInvalid(cmd, output string, outputSet bool) error {
 // equivalents and the table's shape.
 type tracking struct {
 	fsm         fsm.Config
+	hosts       fsm.HostConfig // the endpoint hosts' settings (--host-timeout)
 	maxFlows    int
 	maxFlowsSet bool
 	shards      int
@@ -92,6 +98,7 @@ type tracking struct {
 // --timeout, --max-flows and --shards; call the returned func after Parse.
 func addTrackingFlags(fs *flag.FlagSet, o *tracking) func() {
 	o.fsm = fsm.DefaultConfig()
+	o.hosts = fsm.DefaultHostConfig()
 	o.maxFlows = defaultMaxFlows
 	o.shards = runtime.GOMAXPROCS(0)
 	loose, noLoose := true, false
@@ -121,6 +128,7 @@ func addTrackingFlags(fs *flag.FlagSet, o *tracking) func() {
 		}
 		return o.fsm.Timeouts.Set(name, time.Duration(s*float64(time.Second)))
 	})
+	fs.Func("host-timeout", "", func(v string) error { return parseHostTimeouts(&o.hosts, v) })
 	fs.Func("max-flows", "", func(v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {

@@ -100,7 +100,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 	viewOn := !o.events && !o.invalid && !o.once && isTerminal(stdout)
 
 	lo := o.lineOptions()
-	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, TickEvery: int64(liveReadTimeout), Acct: true}
+	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, TickEvery: int64(liveReadTimeout), Acct: true, Hosts: &o.hosts}
 	switch {
 	case o.events || o.invalid:
 		// One write per line: a pipe reader sees each change at once.
@@ -196,7 +196,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 	res := l.table.Close(endNow)
 	var scaleErr error
 	if l.scale != nil {
-		scaleErr = l.scale.finish(&res)
+		scaleErr = l.scale.finish(&res, endNow)
 	}
 	flows := res.Flows()
 	if l.expIn != nil {

@@ -78,7 +78,7 @@ func startScale(o *liveOptions, stderr io.Writer) (*liveScale, error) {
 		ln, err := net.Listen("tcp", o.metricsAddr)
 		if err != nil {
 			if fx != nil {
-				fx.finish(output.FlowSlice{})
+				fx.finish(output.FlowSlice{}, 0)
 			}
 			return nil, fmt.Errorf("--metrics: %w", err)
 		}
@@ -124,11 +124,11 @@ func (s *liveScale) tick(l *liveLoop, now int64) {
 }
 
 // finish stops answering scrapes and sends the last IPFIX records.
-func (s *liveScale) finish(flows output.Flows) error {
+func (s *liveScale) finish(flows output.Flows, now int64) error {
 	close(s.done)
 	var err error
 	if s.fx != nil {
-		err = s.fx.finish(flows)
+		err = s.fx.finish(flows, now)
 	}
 	if s.srv != nil {
 		s.srv.Close()

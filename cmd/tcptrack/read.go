@@ -67,6 +67,9 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer out.Flush()
 	lo := o.lineOptions()
 	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, Summaries: o.wantSummaries(), Acct: o.wantAcct()}
+	if o.wantHosts() {
+		cfg.Hosts = &o.hosts
+	}
 	var zv *zeekView // -o zeek, zeek-json: Zeek's connection model, beside the table
 	if o.zeekOutput() {
 		zv = newZeekView(out, o)
@@ -99,6 +102,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if fx != nil {
 		cfg.OnEvents = fx.chain(cfg.OnEvents)
+		cfg.Hosts = &o.hosts // records carry the endpoints' sockets
 	}
 	cfg.DestroyEventsOnly = !o.events // IPFIX needs ended flows only
 	table := flowtable.New(cfg)
@@ -183,7 +187,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	if fx != nil {
-		if err := fx.finish(&res); err != nil {
+		if err := fx.finish(&res, now); err != nil {
 			return err
 		}
 	}
@@ -193,6 +197,14 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	} else if iw != nil {
 		// --invalid replaces the table.
+	} else if o.output == "netstat" {
+		if err := output.WriteNetstat(out, res.HostPairs(), &o.hosts, now, output.NetstatOptions{Host: o.host, Timers: o.timers}); err != nil {
+			return err
+		}
+	} else if o.output == "sockets" {
+		if err := output.WriteSockets(out, res.HostPairs(), &o.hosts, now, o.host); err != nil {
+			return err
+		}
 	} else if !o.events || o.outputSet {
 		if err := writeFlows(out, stderr, &res, now, outputOptions(o.output, &o.lineFlags, o.columns)); err != nil {
 			return err

@@ -32,6 +32,9 @@ func TestReadGolden(t *testing.T) {
 		{"invalid", []string{"read", "--invalid", invalidSample}},
 		{"invalid-json", []string{"read", "--invalid", "-o", "json", invalidSample}},
 		{"invalid-events", []string{"read", "--invalid", "-e", "--event-timestamps=false", invalidSample, "port 30094 or port 30102"}},
+		{"netstat", []string{"read", "-o", "netstat", sample}},
+		{"netstat-host-timers", []string{"read", "-o", "netstat", "--timers", "--host", "10.1.0.2", "--host-timeout", "fin_timeout=3,syn_retries=2,synack_retries=2", sample}},
+		{"sockets", []string{"read", "-o", "sockets", "--host-timeout", "fin_timeout=3,syn_retries=2,synack_retries=2", sample}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

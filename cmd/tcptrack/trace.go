@@ -21,9 +21,10 @@ server, ◀─ back), flags, sequence and acknowledgement numbers (relative to
 each side's first sequence number; "*" marks an ack still absolute because
 the other side has not been seen yet), payload length and window, then what
 conntrack holds after it (state and flags, "-" for no entry), each host's
-socket state, and the verdict with the kernel's reason when conntrack did not
-simply accept the packet. Use a BPF filter to pick connections, as tcpdump
-takes it (e.g. "port 40001").
+own socket state (as -o table shows it: "?" while unconfirmed, GONE once the
+host holds none, "-" unknown), and the verdict with the kernel's reason when
+conntrack did not simply accept the packet. Use a BPF filter to pick
+connections, as tcpdump takes it (e.g. "port 40001").
 
 Flags:
   -o, --output FORMAT      text (default) or svg: the same ladder drawn, a vertical line per host,
@@ -125,7 +126,7 @@ func cmdTrace(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	ls := output.NewLadders(o.absolute, o.maxPackets)
-	table := flowtable.New(flowtable.Config{FSM: o.fsm, Shards: 1, MaxFlows: o.maxFlows, Packets: flowtable.PacketsAll,
+	table := flowtable.New(flowtable.Config{FSM: o.fsm, Shards: 1, MaxFlows: o.maxFlows, Packets: flowtable.PacketsAll, Hosts: &o.hosts,
 		OnEvents: func(evs []flowtable.Event) {
 			for i := range evs {
 				ls.Add(&evs[i])

@@ -30,6 +30,7 @@ type options struct {
 	list        bool
 	keepFailed  bool
 	strict      bool
+	hz          int // the kernel's CONFIG_HZ, for meta.json
 }
 
 func main() {
@@ -89,6 +90,7 @@ func realMain() int {
 		return 1
 	}
 	kernel = strings.TrimSpace(kernel)
+	o.hz = kernelHZ(context.Background(), kernel)
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		fmt.Fprintf(os.Stderr, "gen: %v\n", err)
 		return 1
@@ -186,8 +188,12 @@ func realMain() int {
 // weight is a rough run time used to start long scenarios first.
 func (sc *scenario) weight() int {
 	switch {
+	case sc.runTime > 20*time.Second:
+		return 200
 	case sc.name == "random":
 		return 100
+	case sc.runTime > 0:
+		return 50 + int(sc.runTime/time.Second)
 	case sc.name == "expiry":
 		return 50
 	case sc.impair != nil:
@@ -202,7 +208,7 @@ func preflight() error {
 		return fmt.Errorf("must run as root (network namespaces, nftables, packet sockets)")
 	}
 	var missing []string
-	for _, tool := range []string{"ip", "nft", "tcpdump", "conntrack", "ethtool", "sysctl", "uname"} {
+	for _, tool := range []string{"ip", "nft", "tcpdump", "conntrack", "ethtool", "sysctl", "uname", "ss", "netstat"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool)
 		}
@@ -242,6 +248,8 @@ func allScenarios(o *options) []*scenario {
 		pickup(), reopenTimeWait(), expiry(), retransmittedFIN(), zeroWindow(), optionsOff(), sackLoss(),
 		craftedRST(), craftedWindow(), craftedSYN(), craftedFIN(), craftedReopen(ipv4), craftedReopen(ipv6),
 		craftedSimultaneousOpen(), craftedChallenge(),
+		rstClosing(), rstCrossing(), finAfterHole(), pickupFINs(), pickupHalfClosed(),
+		hostTimeWait(), hostFinWait2(), hostSynSent(), hostSynRecv(),
 	)
 	s = append(s, invalidScenarios()...)
 	s = append(s, randomScenario(o.randomConns))

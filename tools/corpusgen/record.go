@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -21,8 +22,8 @@ import (
 // PRE_ROUTING (-Q in on every interface, so a forwarded packet is written
 // once, when it arrives) and conntrack -E; it ends with conntrack -L.
 type recorder struct {
-	router node
-	dir    string
+	router, client, server node
+	dir                    string
 
 	events      *exec.Cmd
 	eventsOut   *os.File
@@ -36,17 +37,19 @@ type recorder struct {
 
 	listBefore, listAfter time.Time
 	sysctl                map[string]string
+	hosts                 map[string]kernelcorpus.HostSnapshot // the endpoint hosts' socket tables (hostsnap.go)
 
 	klog *kernelLog
 }
 
 // startRecording starts reading the kernel log, conntrack -E, then
-// tcpdump, and returns once all are listening. They run until finish.
-// routerMACs are the router's interfaces: the kernel log lines of frames
-// to or from them are this scenario's.
-func startRecording(ctx context.Context, router node, dir string, routerMACs ...net.HardwareAddr) (*recorder, error) {
-	r := &recorder{router: router, dir: dir}
-	klog, err := startKernelLog(routerMACs...)
+// tcpdump, and returns once all are listening. They run until finish. The
+// kernel log lines of frames to or from the router's interfaces (their MACs
+// are this scenario's) are the scenario's.
+func startRecording(ctx context.Context, t *topology, dir string) (*recorder, error) {
+	router := t.router
+	r := &recorder{router: router, client: t.client, server: t.server, dir: dir}
+	klog, err := startKernelLog(t.routerCMAC, t.routerSMAC)
 	if err != nil {
 		return nil, err
 	}
@@ -126,29 +129,72 @@ func startRecording(ctx context.Context, router node, dir string, routerMACs ...
 		r.abort()
 		return nil, ctx.Err()
 	}
-	// conntrack -E prints nothing when ready; its netlink subscription is
-	// done within milliseconds of exec, the tcpdump start above took longer.
-	time.Sleep(150 * time.Millisecond)
+	// conntrack -E prints nothing when ready: wait until its netlink socket
+	// has joined the conntrack event groups in the router's namespace. (A
+	// fixed pause was not enough: under load ip netns exec can take over a
+	// second, and a scenario's whole traffic then went unrecorded.)
+	if err := waitEventsSubscribed(ctx, r.events.Process.Pid, router); err != nil {
+		r.abort()
+		return nil, err
+	}
 	return r, nil
 }
 
-// list takes the final conntrack -L and the router's tracking sysctls, then
-// stops tcpdump and, half a second after the list, conntrack -E (the dump
-// evicts expired entries, and their DESTROY events must be recorded).
-func (r *recorder) finish(ctx context.Context) error {
-	out, err := os.Create(filepath.Join(r.dir, kernelcorpus.ConntrackFile))
+// waitEventsSubscribed returns once process pid runs in n's namespace with a
+// NETLINK_NETFILTER socket subscribed to some multicast group, which only
+// conntrack -E has there.
+func waitEventsSubscribed(ctx context.Context, pid int, n node) error {
+	want, err := os.Stat(n.path())
 	if err != nil {
 		return err
 	}
-	defer out.Close()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", r.router.name, "conntrack", "-L", "-o", "extended", "-p", "tcp")
-	var stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = out, &stderr
-	r.listBefore = time.Now()
-	err = cmd.Run()
-	r.listAfter = time.Now()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if ns, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && os.SameFile(ns, want) {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/netlink", pid)); err == nil && netfilterSubscribed(string(b)) {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return errors.New("conntrack -E did not subscribe to conntrack events within 20s")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// netfilterSubscribed reports whether a /proc/net/netlink table lists a
+// NETLINK_NETFILTER (12) socket with a nonzero Groups mask.
+func netfilterSubscribed(table string) bool {
+	for _, line := range strings.Split(table, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[1] != "12" {
+			continue
+		}
+		if g, err := strconv.ParseUint(f[3], 16, 32); err == nil && g != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// finish takes the final conntrack -L and, in the same shell right after
+// it, the endpoint hosts' socket tables (hostsnap.go); then the router's
+// tracking sysctls and the hosts' timer settings; then stops tcpdump and,
+// half a second after the list, conntrack -E (the dump evicts expired
+// entries, and their DESTROY events must be recorded).
+func (r *recorder) finish(ctx context.Context) error {
+	stamps, err := runList(ctx, r.router, r.client, r.server, r.dir)
 	if err != nil {
-		return fmt.Errorf("conntrack -L: %w: %s", err, stderr.String())
+		return err
+	}
+	r.listBefore = time.UnixMicro(int64(stamps["list_before"] * 1e6))
+	r.listAfter = time.UnixMicro(int64(stamps["list_after"] * 1e6))
+	if r.hosts, err = hostSnapshots(ctx, r.client, r.server, stamps); err != nil {
+		return err
 	}
 	r.sysctl, err = readTrackingSysctl(ctx, r.router)
 	if err != nil {
@@ -218,8 +264,20 @@ func (r *recorder) stopEvents() error {
 	if err != nil && !errors.As(err, &ee) {
 		return fmt.Errorf("conntrack -E: %w", err)
 	}
+	// On SIGINT it says how many events it printed: all must be in the file.
+	if m := shownRE.FindStringSubmatch(r.eventsErr.String()); m != nil {
+		b, err := os.ReadFile(r.eventsOut.Name())
+		if err != nil {
+			return err
+		}
+		if lines := strings.Count(string(b), "\n"); strconv.Itoa(lines) != m[1] {
+			return fmt.Errorf("conntrack -E showed %s events, the file has %d lines", m[1], lines)
+		}
+	}
 	return nil
 }
+
+var shownRE = regexp.MustCompile(`(\d+) flow events have been shown`)
 
 // abort stops whatever still runs, for error paths.
 func (r *recorder) abort() {
@@ -264,5 +322,6 @@ func (r *recorder) writeMeta(m kernelcorpus.Meta) error {
 	m.EventsStart = kernelcorpus.UnixSeconds(r.eventsStart)
 	m.EventsStop = kernelcorpus.UnixSeconds(r.eventsStop)
 	m.Sysctl = r.sysctl
+	m.HostSockets = r.hosts
 	return kernelcorpus.WriteMeta(r.dir, &m)
 }

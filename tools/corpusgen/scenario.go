@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,14 @@ type scenario struct {
 	// duplicatesExpected disables the "captured twice" guard (the
 	// impairing forwarder duplicates on purpose).
 	duplicatesExpected bool
+	// crafted lists endpoints (ADDR or ADDR:PORT) of real hosts whose
+	// segments were crafted: the endpoint test does not hold their
+	// sockets to what the capture shows. The fake addresses are crafted
+	// in every scenario.
+	crafted []string
+	// runTime is how long the scenario runs, when it is long (it starts
+	// first).
+	runTime time.Duration
 }
 
 // check is one expectation on the kernel's output, written to meta.json as
@@ -252,7 +261,7 @@ func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel str
 			return nil, fmt.Errorf("before recording: %w", err)
 		}
 	}
-	rec, err := startRecording(ctx, t.router, tmp, t.routerCMAC, t.routerSMAC)
+	rec, err := startRecording(ctx, t, tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -272,11 +281,24 @@ func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel str
 	}
 	r.closeAll()
 
+	var dropped []string
 	for _, br := range bridges {
 		br.stop()
 		r.note("%s", br.stats())
+		dropped = append(dropped, br.dropped()...)
 	}
-	m := kernelcorpus.Meta{Scenario: sc.name, Description: sc.description, Seed: o.seed, Kernel: kernel}
+	if len(bridges) > 0 {
+		sort.Strings(dropped)
+		data := strings.Join(dropped, "\n")
+		if data != "" {
+			data += "\n"
+		}
+		if err := os.WriteFile(filepath.Join(tmp, kernelcorpus.DroppedFile), []byte(data), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	m := kernelcorpus.Meta{Scenario: sc.name, Description: sc.description, Seed: o.seed, Kernel: kernel, KernelHZ: o.hz,
+		Crafted: append([]string{fakeClientV4, fakeServerV4, fakeClientV6, fakeServerV6}, sc.crafted...)}
 	for _, c := range sc.checks {
 		m.Expect = append(m.Expect, c.String())
 	}
