@@ -193,6 +193,27 @@ func (h *host) quietSettled(now int64) {
 	}
 }
 
+// unquiet: a segment r that acknowledges all the host sent leaves it
+// nothing to retransmit if what its newest pending change rests on never
+// reached it, so its silence no longer confirms that change, unless r alone
+// would take it to the same state (a second copy of the ACK that ended
+// LAST_ACK). A RST, then an ACK sent just before it and delayed on the way,
+// is the case: the host that never got the RST keeps quiet too.
+func (h *host) unquiet(cfg *HostConfig, r *rx) {
+	c := &h.pend[h.npend-1]
+	if c.seq || c.quiet == 0 {
+		return
+	}
+	var alt sockSet
+	c.from.members(func(st SockState) {
+		n, _ := h.recvOne(cfg, st, r)
+		alt |= setOf(n)
+	})
+	if alt != h.may {
+		c.quiet = 0
+	}
+}
+
 // goneAt takes the host away by its own timer at when. It is pending until
 // quiet (the timer wheel may fire late; 0: nothing can confirm it).
 func (h *host) goneAt(when, quiet int64) {

@@ -607,6 +607,9 @@ func (p *Hosts) recv(cfg *HostConfig, d Dir, s *Segment, now int64, peerAck uint
 		return
 	}
 	r := y.facts(s)
+	if y.pending() && f&ACK != 0 && f&RST == 0 && y.flags&hSent != 0 && !after(y.sndNxt, s.Ack) {
+		y.unquiet(cfg, &r)
+	}
 	before, bf, tw, fw2 := y.may, y.flags, y.twEnd, y.fw2End
 	var next sockSet
 	var eff rxEffect

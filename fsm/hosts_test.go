@@ -37,6 +37,17 @@ var hostScenarios = []scenario{
 		"> R 900000 0                     | * * * * GONE ESTABLISHED",
 		"> R 1001 0                       | * * * * GONE GONE?",
 	)},
+	{name: "RST, then an ACK its sender sent before it, delayed on the way: the server's silence proves nothing", steps: open(
+		"< P. 5001 1001 len=449           | * * * * ESTABLISHED ESTABLISHED",
+		"> R. 1001 5450                   | * * * * GONE GONE?",
+		"> . 1001 5450 t=0.03             | * * * * GONE GONE?",
+		"> . 1001 5450 t=5                | * * * * GONE GONE?",
+	)},
+	{name: "RST taking the only ACK of the server's data: its silence confirms it", steps: open(
+		"< P. 5001 1001 len=449           | * * * * ESTABLISHED ESTABLISHED",
+		"> R. 1001 5450                   | * * * * GONE GONE?",
+		"> R. 1001 5450 t=5               | * * * * GONE GONE",
+	)},
 	{name: "RST at rcv_nxt - 1 is taken in CLOSE_WAIT", steps: open(
 		"> F. 1001 5001                   | * * * * FIN_WAIT1 CLOSE_WAIT?",
 		"< . 5001 1002                    | * * * * FIN_WAIT2? CLOSE_WAIT",
