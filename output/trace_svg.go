@@ -43,6 +43,9 @@ const (
 	svgMuted   = "#6e7781"
 )
 
+// svgStateNote closes the legend.
+const svgStateNote = "states are as they stand after each packet; ? not yet shown to have reached the host"
+
 // WriteSVG draws every conversation's ladder in one SVG image.
 func (ls *Ladders) WriteSVG(w io.Writer) error {
 	width := float64(svgVerdictX + 200)
@@ -58,6 +61,15 @@ func (ls *Ladders) WriteSVG(w io.Writer) error {
 	if len(ls.order) == 0 {
 		height += 40
 	}
+	legend := []struct{ text, color, marker, dash string }{
+		{"accepted", svgAccept, "a", ""}, {"ignored", svgIgnore, "i", ` stroke-dasharray="6,4"`}, {"invalid", svgInvalid, "x", ` stroke-dasharray="6,4"`},
+	}
+	noteX := svgFrameX + 90
+	for _, k := range legend {
+		noteX += 48 + int(svgCharW*float64(len(k.text))) + 30
+	}
+	noteX += 10
+	width = max(width, float64(noteX)+svgCharW*float64(len(svgStateNote))+20)
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%d" viewBox="0 0 %.0f %d" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="%d">`+"\n",
 		width, height, width, height, svgFont)
@@ -73,14 +85,12 @@ func (ls *Ladders) WriteSVG(w io.Writer) error {
 	// The legend: what the arrows' colours say.
 	fmt.Fprintf(&b, `<text x="%d" y="20" fill="%s">verdicts: </text>`, svgFrameX, svgMuted)
 	lx := svgFrameX + 90
-	for _, k := range []struct{ text, color, marker, dash string }{
-		{"accepted", svgAccept, "a", ""}, {"ignored", svgIgnore, "i", ` stroke-dasharray="6,4"`}, {"invalid", svgInvalid, "x", ` stroke-dasharray="6,4"`},
-	} {
+	for _, k := range legend {
 		fmt.Fprintf(&b, `<line x1="%d" y1="16" x2="%d" y2="16" stroke="%s" stroke-width="1.6"%s marker-end="url(#arrow-%s)"/><text x="%d" y="20" fill="%s">%s</text>`,
 			lx, lx+40, k.color, k.dash, k.marker, lx+48, k.color, k.text)
 		lx += 48 + int(svgCharW*float64(len(k.text))) + 30
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="20" fill="%s">states are as they stand after each packet</text>`+"\n", lx+10, svgMuted)
+	fmt.Fprintf(&b, `<text x="%d" y="20" fill="%s">%s</text>`+"\n", noteX, svgMuted, svgStateNote)
 	y := 44
 	for _, l := range ls.order {
 		y = svgLadder(&b, l, y)
