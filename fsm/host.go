@@ -67,6 +67,11 @@ type host struct {
 	timerAt int64 // SYN_RECV: when its SYN-ACK timer fires
 	twEnd   int64 // when its TIME_WAIT runs out
 	fw2End  int64 // when its FIN_WAIT2 runs out, if orphaned
+	// finAckBy: in LAST_ACK, the peer's ACK of its FIN was seen, but it
+	// spoke after that ACK would have reached it: delayed on the way, or
+	// lost. Lost, its FIN comes again by then; if it does not, the ACK
+	// arrived late and the socket is gone (0: none).
+	finAckBy int64
 
 	// Changes that rest on segments not yet shown to have reached it,
 	// oldest first (a third merges into the second).
@@ -234,6 +239,9 @@ func (h *host) advance(cfg *HostConfig, rto time.Duration, now int64) {
 }
 
 func (h *host) runTimers(cfg *HostConfig, now int64) {
+	if h.finAckBy != 0 && !h.may.has(SockLastAck) {
+		h.finAckBy = 0 // it left LAST_ACK on what came next
+	}
 	st, one := h.state()
 	if !one {
 		// A picked-up host whose TIME_WAIT or FIN_WAIT2 would have
@@ -274,6 +282,13 @@ func (h *host) runTimers(cfg *HostConfig, now int64) {
 			}
 		} else if end := h.timerAt + int64(cfg.wheelSlack(d)); now >= end {
 			h.goneAt(end, end)
+		}
+	case SockLastAck:
+		if h.finAckBy != 0 && now >= h.finAckBy {
+			at := h.finAckBy
+			h.finAckBy = 0
+			h.goneAt(at, at)
+			h.may = setOf(sockGoneFIN)
 		}
 	case SockTimeWait:
 		if end := h.twEnd + int64(cfg.wheelSlack(cfg.TimeWait)); h.twEnd != 0 && now >= end {

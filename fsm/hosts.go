@@ -86,6 +86,9 @@ func (p *Hosts) Socket(cfg *HostConfig, d Dir, now int64) Socket {
 		return Socket{State: SockUnknown}
 	}
 	so := Socket{State: st, Confirmed: !h.pending()}
+	if st == SockLastAck && h.finAckBy != 0 {
+		so.Confirmed = false // the ACK of its FIN, seen, may still arrive
+	}
 	if due := h.timerDue(cfg); due != 0 && now >= due {
 		so.Confirmed = false // ran out; listed until the timer wheel fires
 	}
@@ -151,7 +154,7 @@ func (p *Hosts) NextChange(cfg *HostConfig) int64 {
 	var t int64
 	for d := range p.h {
 		h := &p.h[d]
-		for _, v := range []int64{h.twEnd, h.fw2End, h.timerAt} {
+		for _, v := range []int64{h.twEnd, h.fw2End, h.timerAt, h.finAckBy} {
 			t = max(t, v)
 		}
 		for i := 0; i < int(h.npend); i++ {
@@ -232,6 +235,9 @@ func (p *Hosts) send(cfg *HostConfig, d Dir, s *Segment, now int64) {
 	}
 	again := hadSent && ((s.PayloadLen > 0 && before(s.Seq, prevSnd)) ||
 		(f&FIN != 0 && x.flags&hFIN != 0 && dataEnd == x.finSeq))
+	if f&FIN != 0 {
+		x.finAckBy = 0 // its FIN again: the ACK it waited for was lost
+	}
 
 	// What it says about changes that rest on segments sent to it.
 	refin := false
@@ -246,7 +252,12 @@ func (p *Hosts) send(cfg *HostConfig, d Dir, s *Segment, now int64) {
 		if top.from.has(SockFinWait2) {
 			x.flags |= hOrphanNo // it outlived tcp_fin_timeout: not orphaned
 		}
-		x.rollbackTo(int(x.npend) - 1) // it speaks: what ended it never reached it
+		x.rollbackTo(int(x.npend) - 1) // it speaks: what ended it had not reached it
+		if f&FIN == 0 && x.is(SockLastAck) && x.flags&hFIN != 0 && y.flags&hRcv != 0 && !before(y.rcvWup, x.finSeq+1) {
+			// The peer's ACK of its FIN is on the wire: lost, or still on
+			// its way. Its FIN will tell (finAckBy).
+			x.finAckBy = now + int64(backoff(p.rto(cfg, d), int(x.backoff))+100*time.Millisecond)
+		}
 	}
 	if x.pending() && x.pend[0].from == setOf(SockSynRecv) {
 		x.confirmUpTo(0) // a request sends nothing but SYN-ACKs: it is established
@@ -667,7 +678,7 @@ func (p *Hosts) recv(cfg *HostConfig, d Dir, s *Segment, now int64, peerAck uint
 func (p *Hosts) Shift(d int64) {
 	for i := range p.h {
 		h := &p.h[i]
-		for _, t := range []*int64{&h.lastTx, &h.timerAt, &h.twEnd, &h.fw2End} {
+		for _, t := range []*int64{&h.lastTx, &h.timerAt, &h.twEnd, &h.fw2End, &h.finAckBy} {
 			if *t != 0 {
 				*t += d
 			}

@@ -189,6 +189,46 @@ func TestHostTimers(t *testing.T) {
 				{7.1, SockSynRecv, 0, false}, {9, SockGone, -1, true}},
 		},
 		{
+			// The final ACK was seen, but the host spoke after it (before
+			// it arrived: a bridge delayed it): back in LAST_ACK, and its
+			// FIN, never sent again, says the ACK arrived after all.
+			name: "LAST_ACK: the host speaks after its final ACK was seen; its FIN does not come again: gone",
+			steps: []struct {
+				at  float64
+				dir Dir
+				seg Segment
+			}{
+				{0, Original, Segment{Flags: SYN, Seq: 1000}},
+				{0.0001, Reply, Segment{Flags: SYN | ACK, Seq: 5000, Ack: 1001}},
+				{0.0002, Original, Segment{Flags: ACK, Seq: 1001, Ack: 5001}},
+				{0.001, Reply, Segment{Flags: FIN | ACK, Seq: 5001, Ack: 1001}},
+				{0.0012, Original, Segment{Flags: ACK, Seq: 1001, Ack: 5002}},
+				{0.002, Original, Segment{Flags: FIN | ACK, Seq: 1001, Ack: 5002}},
+				{0.0022, Reply, Segment{Flags: ACK, Seq: 5002, Ack: 1002}},
+				{0.009, Original, Segment{Flags: ACK, Seq: 1002, Ack: 5002}},
+			},
+			probes: []probe{{0.01, SockLastAck, -1, false}, {2, SockGone, -1, true}},
+		},
+		{
+			name: "LAST_ACK: the host speaks after its final ACK was seen, then sends its FIN again: the ACK was lost",
+			steps: []struct {
+				at  float64
+				dir Dir
+				seg Segment
+			}{
+				{0, Original, Segment{Flags: SYN, Seq: 1000}},
+				{0.0001, Reply, Segment{Flags: SYN | ACK, Seq: 5000, Ack: 1001}},
+				{0.0002, Original, Segment{Flags: ACK, Seq: 1001, Ack: 5001}},
+				{0.001, Reply, Segment{Flags: FIN | ACK, Seq: 5001, Ack: 1001}},
+				{0.0012, Original, Segment{Flags: ACK, Seq: 1001, Ack: 5002}},
+				{0.002, Original, Segment{Flags: FIN | ACK, Seq: 1001, Ack: 5002}},
+				{0.0022, Reply, Segment{Flags: ACK, Seq: 5002, Ack: 1002}},
+				{0.009, Original, Segment{Flags: ACK, Seq: 1002, Ack: 5002}},
+				{0.25, Original, Segment{Flags: FIN | ACK, Seq: 1001, Ack: 5002}},
+			},
+			probes: []probe{{0.26, SockLastAck, -1, true}, {5, SockLastAck, -1, true}},
+		},
+		{
 			name: "TIME_WAIT: 60 s, then gone once the timer wheel fired",
 			steps: []struct {
 				at  float64
