@@ -244,7 +244,12 @@ func hiddenEnds(t *testing.T, dir string, at float64) map[string]bool {
 		k := netip.AddrPortFrom(netip.MustParseAddr(f[1]), uint16(port)).String()
 		lastDrop[k] = math.Max(lastDrop[k], ts)
 	}
+	// When each endpoint last sent, by the capture: a copy stamped older
+	// than one it sent before is a segment the impairing bridge delayed,
+	// sent earlier than it arrived (possibly before the drop), and does
+	// not count.
 	lastSeen := map[string]float64{}
+	tsMax := map[string]uint32{}
 	dec := assemble.NewDecoder(assemble.DecoderConfig{})
 	var pkt flowtable.Packet
 	recs := readAllRecords(t, filepath.Join(dir, kernelcorpus.CaptureFile))
@@ -257,6 +262,12 @@ func hiddenEnds(t *testing.T, dir string, at float64) map[string]bool {
 			continue
 		}
 		k := netip.AddrPortFrom(pkt.Src.Unmap(), pkt.TCP.SrcPort).String()
+		if pkt.TCP.HasTS {
+			if m, ok := tsMax[k]; ok && int32(pkt.TCP.TSVal-m) < 0 {
+				continue
+			}
+			tsMax[k] = pkt.TCP.TSVal
+		}
 		lastSeen[k] = math.Max(lastSeen[k], ts)
 	}
 	hidden := map[string]bool{}
