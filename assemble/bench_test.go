@@ -14,8 +14,10 @@ import (
 // tsOpts: NOP NOP TS, what most data segments carry.
 var tsOpts = []byte{1, 1, 8, 10, 0, 1, 0, 0, 0, 2, 0, 0}
 
-func benchDecode(b *testing.B, r Record) {
-	d := NewDecoder(DecoderConfig{})
+func benchDecode(b *testing.B, r Record) { benchDecodeWith(b, DecoderConfig{}, r) }
+
+func benchDecodeWith(b *testing.B, cfg DecoderConfig, r Record) {
+	d := NewDecoder(cfg)
 	var p flowtable.Packet
 	if d.Decode(&r, &p) != TCP {
 		b.Fatal("not TCP")
@@ -32,6 +34,20 @@ func benchDecode(b *testing.B, r Record) {
 func BenchmarkDecode(b *testing.B) {
 	data := seg{sport: 443, dport: 50000, seq: 1, ack: 2, flags: fsm.ACK | fsm.PSH, win: 500, opts: tsOpts, payload: 1448}
 	benchDecode(b, rec(LinkEthernet, ether(0x0800, v4{}.wrap(data.bytes()))))
+}
+
+// BenchmarkDecodeChecksum: the same with the TCP checksum verified (the
+// command's default): full-size data and a pure ACK.
+func BenchmarkDecodeChecksum(b *testing.B) {
+	on := DecoderConfig{VerifyTCPChecksum: true}
+	data := seg{sport: 443, dport: 50000, seq: 1, ack: 2, flags: fsm.ACK | fsm.PSH, win: 500, opts: tsOpts, payload: 1448}
+	ack := seg{sport: 443, dport: 50000, seq: 1, ack: 2, flags: fsm.ACK, win: 500, opts: tsOpts}
+	b.Run("data-1448", func(b *testing.B) {
+		benchDecodeWith(b, on, rec(LinkEthernet, ether(0x0800, summed(v4{}.wrap(data.bytes()), 20))))
+	})
+	b.Run("ack", func(b *testing.B) {
+		benchDecodeWith(b, on, rec(LinkEthernet, ether(0x0800, summed(v4{}.wrap(ack.bytes()), 20))))
+	})
 }
 
 func BenchmarkDecodeVariants(b *testing.B) {

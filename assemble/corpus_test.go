@@ -109,8 +109,8 @@ func TestCorpus(t *testing.T) {
 			case e.conns == 0 && s.TCP != 0:
 				t.Errorf("%d TCP segments decoded, SOURCES.md lists no TCP conversation", s.TCP)
 			}
-			fmt.Fprintf(&golden, "%s records=%d tcp=%d nottcp=%d fragment=%d malformed=%d truncated=%d unsupported=%d frag_completed=%d frag_dropped=%d frag_held=%d\n",
-				e.file, r.Count(), s.TCP, s.NotTCP, s.Fragment, s.Malformed, s.Truncated, s.Unsupported, s.FragCompleted, s.FragDropped, s.FragHeld)
+			fmt.Fprintf(&golden, "%s records=%d tcp=%d nottcp=%d fragment=%d malformed=%d truncated=%d unsupported=%d rejected=%d frag_completed=%d frag_dropped=%d frag_held=%d\n",
+				e.file, r.Count(), s.TCP, s.NotTCP, s.Fragment, s.Malformed, s.Truncated, s.Unsupported, s.Rejected, s.FragCompleted, s.FragDropped, s.FragHeld)
 		})
 	}
 	files, _ := filepath.Glob(filepath.Join(corpusDir(t), "*.pcap*"))

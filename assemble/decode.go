@@ -20,6 +20,11 @@ const (
 	Malformed               // headers inconsistent or short although nothing was cut by snaplen
 	Truncated               // snaplen cut a header we need (CapLen < OrigLen)
 	Unsupported             // a link type the decoder does not know
+	// Rejected is a TCP segment conntrack refuses before looking at any
+	// state (tcp_error): a data offset outside the segment, or a wrong
+	// checksum when DecoderConfig.VerifyTCPChecksum is set. The Packet is
+	// filled from the fixed header and Decoder.Reject says which.
+	Rejected
 	numKinds
 
 	// deferred is what a Decoder with deferFrags returns for a TCP
@@ -27,7 +32,7 @@ const (
 	deferred = numKinds
 )
 
-var kindNames = [...]string{"TCP", "NotTCP", "Fragment", "Malformed", "Truncated", "Unsupported"}
+var kindNames = [...]string{"TCP", "NotTCP", "Fragment", "Malformed", "Truncated", "Unsupported", "Rejected"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -59,11 +64,25 @@ type DecoderConfig struct {
 	// but whose options were cut by snaplen, parsing the options that are
 	// there, instead of reporting Truncated.
 	KeepCutOptions bool
+	// VerifyTCPChecksum makes a segment with a wrong TCP checksum
+	// Rejected, as conntrack with nf_conntrack_checksum=1 (the Linux
+	// default) refuses it. Not verified: segments the snapshot length cut,
+	// packets a cooked (SLL) capture marks as outgoing, and packets whose
+	// checksum field holds the pseudo-header sum that checksum offload and
+	// GRO leave there (see checksum.go).
+	VerifyTCPChecksum bool
 }
 
 // DecodeStats counts Decode results and fragment reassembly outcomes.
 type DecodeStats struct {
-	TCP, NotTCP, Fragment, Malformed, Truncated, Unsupported uint64
+	TCP, NotTCP, Fragment, Malformed, Truncated, Unsupported, Rejected uint64
+
+	BadChecksum uint64 // of Rejected: a wrong TCP checksum
+	BadHeader   uint64 // of Rejected: a data offset below 5 words or past the segment
+	// Checksums taken as the capturing host's own (offload or GRO: the
+	// field holds the pseudo-header sum), and segments not verifiable
+	// because the snapshot length cut them; counted when verifying.
+	OffloadChecksum, Unverified uint64
 
 	FragHeld      int    // datagrams waiting for more fragments now
 	FragHeldBytes int    // bytes those hold (what MaxFragBytes bounds)
@@ -94,6 +113,8 @@ func (s DecodeStats) Count(k Kind) uint64 {
 		return s.Truncated
 	case Unsupported:
 		return s.Unsupported
+	case Rejected:
+		return s.Rejected
 	}
 	return 0
 }
@@ -103,6 +124,13 @@ func (s DecodeStats) Count(k Kind) uint64 {
 type Decoder struct {
 	cfg   DecoderConfig
 	kinds [numKinds + 1]uint64 // the extra one counts deferred fragments
+	frag  fragTable
+
+	wire                                []byte         // the last TCP packet's IP and TCP headers (Wire)
+	reject                              fsm.ReasonCode // why the last Decode returned Rejected (Reject)
+	outgoing                            bool           // the frame is marked as sent by the capturing host
+	badSum, badHdr, offload, unverified uint64
+
 	// srcIP and dstIP are the last TCP segment's addresses as they sit in
 	// its IP header (valid until the next Decode): ParallelPipeline keys
 	// and hashes from them.
@@ -111,7 +139,6 @@ type Decoder struct {
 	// reassembling it: ParallelPipeline's decoders leave fragments to the
 	// one Decoder that sees them in capture order.
 	deferFrags bool
-	frag       fragTable
 }
 
 // NewDecoder makes a Decoder; zero fields of cfg take their defaults.
@@ -135,6 +162,8 @@ func (d *Decoder) Stats() DecodeStats {
 	return DecodeStats{
 		TCP: d.kinds[TCP], NotTCP: d.kinds[NotTCP], Fragment: d.kinds[Fragment],
 		Malformed: d.kinds[Malformed], Truncated: d.kinds[Truncated], Unsupported: d.kinds[Unsupported],
+		Rejected: d.kinds[Rejected], BadChecksum: d.badSum, BadHeader: d.badHdr,
+		OffloadChecksum: d.offload, Unverified: d.unverified,
 		FragHeld:      len(d.frag.queues),
 		FragHeldBytes: d.frag.held,
 		FragCompleted: d.frag.completed,
@@ -147,18 +176,30 @@ func (d *Decoder) Stats() DecodeStats {
 	}
 }
 
-// Decode classifies one frame and, when it returns TCP, fills p: the
-// segment, its addresses, the IP datagram length and rec's timestamp. A
-// fragment that completes a datagram returns TCP with p describing the
-// reassembled datagram. Decode never keeps rec.Data.
+// Decode classifies one frame and, when it returns TCP (or Rejected),
+// fills p: the segment, its addresses, the IP datagram length and rec's
+// timestamp. A fragment that completes a datagram returns TCP with p
+// describing the reassembled datagram. Decode never keeps rec.Data.
 func (d *Decoder) Decode(rec *Record, p *flowtable.Packet) Kind {
 	if len(d.frag.queues) > 0 && rec.TS >= d.frag.nextExpiry {
 		d.frag.expire(rec.TS)
 	}
+	d.wire, d.reject = nil, fsm.NoReason
 	k := d.decode(rec, p)
 	d.kinds[k]++
 	return k
 }
+
+// Reject says why the last Decode returned Rejected: fsm.ReasonTruncated
+// (a data offset outside the segment) or fsm.ReasonBadChecksum; NoReason
+// after any other result.
+func (d *Decoder) Reject() fsm.ReasonCode { return d.reject }
+
+// Wire returns the IP and TCP headers (options included, no payload) of
+// the segment the last Decode returned TCP or Rejected for, as far as they
+// were captured: what conntrack's log prints of a packet. It points into
+// rec.Data or the reassembly buffer and is valid until the next Decode.
+func (d *Decoder) Wire() []byte { return d.wire }
 
 func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
 func be32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }
@@ -194,6 +235,7 @@ func (d *Decoder) decode(rec *Record, p *flowtable.Packet) Kind {
 	}
 	p.TS = rec.TS
 	p.VLAN = 0
+	d.outgoing = false
 	switch rec.LinkType {
 	case LinkEthernet:
 		if len(b) < 14 {
@@ -207,6 +249,7 @@ func (d *Decoder) decode(rec *Record, p *flowtable.Packet) Kind {
 		if be16(b[2:]) == arphrdNetlink {
 			return NotTCP
 		}
+		d.outgoing = be16(b) == packetOutgoing
 		return d.ethertype(be16(b[14:]), b[16:], extra, p)
 	case LinkSLL2:
 		if len(b) < 20 {
@@ -215,6 +258,7 @@ func (d *Decoder) decode(rec *Record, p *flowtable.Packet) Kind {
 		if be16(b[8:]) == arphrdNetlink {
 			return NotTCP
 		}
+		d.outgoing = b[10] == packetOutgoing
 		return d.ethertype(be16(b[0:]), b[20:], extra, p)
 	case LinkNull, LinkLoop:
 		if len(b) < 4 {
@@ -264,6 +308,10 @@ func (d *Decoder) ipByVersion(b []byte, extra int, p *flowtable.Packet) Kind {
 }
 
 const arphrdNetlink = 824 // SLL captures of netlink traffic: not IP at all
+
+// packetOutgoing is the cooked captures' packet type for a frame the
+// capturing host sent (PACKET_OUTGOING).
+const packetOutgoing = 4
 
 // ethertype dispatches on an Ethernet type, peeling VLAN tags, MPLS labels
 // and PPPoE session headers; b starts after the type field.
@@ -356,7 +404,7 @@ func (d *Decoder) ipv4(b []byte, extra int, p *flowtable.Packet, reasm bool) Kin
 	d.srcIP, d.dstIP = b[12:16], b[16:20]
 	p.IPLen = uint32(total)
 	end := min(len(b), total) // drop link-layer padding
-	return d.tcp(b[ihl:end], total-ihl, p)
+	return d.tcp(b, ihl, end, total-ihl, b[12:20], p)
 }
 
 // checksum is the ones'-complement sum of b (RFC 1071), 0xffff when a
@@ -418,7 +466,7 @@ func (d *Decoder) ipv6(b []byte, extra int, p *flowtable.Packet, reasm bool) Kin
 			p.Dst = netip.AddrFrom16([16]byte(b[24:40]))
 			d.srcIP, d.dstIP = b[8:24], b[24:40]
 			p.IPLen = uint32(total - removed)
-			return d.tcp(b[min(off, end):end], total-off, p)
+			return d.tcp(b, min(off, end), end, total-off, b[8:40], p)
 		case ipv6HopByHop, ipv6Routing, ipv6DestOpts, ipv6AH:
 			if off+2 > total {
 				return Malformed
@@ -469,9 +517,13 @@ func (d *Decoder) ipv6(b []byte, extra int, p *flowtable.Packet, reasm bool) Kin
 	}
 }
 
-// tcp decodes a TCP header: c holds the captured bytes of the segment,
-// l its length according to IP.
-func (d *Decoder) tcp(c []byte, l int, p *flowtable.Packet) Kind {
+// tcp decodes a TCP header: ip holds the datagram from its IP header, the
+// segment's captured bytes are ip[off:end], l is the segment's length
+// according to IP, addrs the source and destination addresses (for the
+// checksum's pseudo-header).
+func (d *Decoder) tcp(ip []byte, off, end, l int, addrs []byte, p *flowtable.Packet) Kind {
+	c := ip[off:end]
+	d.reject = fsm.NoReason
 	if l < 20 {
 		return Malformed
 	}
@@ -479,8 +531,22 @@ func (d *Decoder) tcp(c []byte, l int, p *flowtable.Packet) Kind {
 		return Truncated
 	}
 	doff := int(c[12]>>4) * 4
+	s := &p.TCP
+	*s = fsm.Segment{
+		SrcPort: be16(c),
+		DstPort: be16(c[2:]),
+		Seq:     be32(c[4:]),
+		Ack:     be32(c[8:]),
+		Flags:   fsm.Flags(c[13]),
+		Window:  be16(c[14:]),
+	}
 	if doff < 20 || doff > l {
-		return Malformed
+		// tcp_error's "truncated packet": the header cannot be read.
+		s.PayloadLen = uint32(l - 20)
+		d.wire = ip[:off+20]
+		d.badHdr++
+		d.reject = fsm.ReasonTruncated
+		return Rejected
 	}
 	optEnd := doff
 	if doff > len(c) {
@@ -489,18 +555,24 @@ func (d *Decoder) tcp(c []byte, l int, p *flowtable.Packet) Kind {
 		}
 		optEnd = len(c)
 	}
-	s := &p.TCP
-	*s = fsm.Segment{
-		SrcPort:    be16(c),
-		DstPort:    be16(c[2:]),
-		Seq:        be32(c[4:]),
-		Ack:        be32(c[8:]),
-		Flags:      fsm.Flags(c[13]),
-		Window:     be16(c[14:]),
-		PayloadLen: uint32(l - doff),
-	}
+	s.PayloadLen = uint32(l - doff)
+	d.wire = ip[:off+optEnd]
 	if optEnd > 20 {
 		parseOptions(c[20:optEnd], s)
+	}
+	if d.cfg.VerifyTCPChecksum && !d.outgoing {
+		if len(c) < l {
+			d.unverified++
+			return TCP
+		}
+		switch verifyTCP(addrs, c) {
+		case checksumBad:
+			d.badSum++
+			d.reject = fsm.ReasonBadChecksum
+			return Rejected
+		case checksumPartial:
+			d.offload++
+		}
 	}
 	return TCP
 }

@@ -1,6 +1,7 @@
 package assemble
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/tcptrack/tcptrack/flowtable"
@@ -34,7 +35,9 @@ type decodeCase struct {
 	cfg  DecoderConfig
 	rec  Record
 	want Kind
-	pkt  *flowtable.Packet // checked when want == TCP
+	pkt  *flowtable.Packet // checked when want == TCP or Rejected
+	// reject is Decoder.Reject's answer for a Rejected frame.
+	reject fsm.ReasonCode
 }
 
 func ptr(p flowtable.Packet) *flowtable.Packet { return &p }
@@ -169,13 +172,78 @@ func decodeCases() []decodeCase {
 		{name: "ipv6 payload length beyond frame", rec: rec(LinkRaw, v6{plenAdj: 1}.wrap(synSeg.bytes())), want: Malformed},
 		{name: "ipv4 header too short", rec: rec(LinkIPv4, syn4[:19]), want: Malformed},
 		{name: "tcp shorter than 20 by ip length", rec: rec(LinkRaw, v4{}.wrap(make([]byte, 12))), want: Malformed},
-		{name: "tcp data offset below 5", rec: rec(LinkRaw, func() []byte { b := v4{}.wrap(dataSeg.bytes()); b[20+12] = 4 << 4; return b }()), want: Malformed},
-		{name: "tcp data offset beyond segment", rec: rec(LinkRaw, v4{}.wrap(cat(seg{}.bytes()[:12], []byte{15 << 4}, make([]byte, 7)))), want: Malformed},
+		// tcp_error's "truncated packet": refused, the fixed header read.
+		{name: "tcp data offset below 5", rec: rec(LinkRaw, func() []byte { b := v4{}.wrap(dataSeg.bytes()); b[20+12] = 4 << 4; return b }()), want: Rejected,
+			reject: fsm.ReasonTruncated, pkt: ptr(flowtable.Packet{TS: 1e9, Src: addrA, Dst: addrB, IPLen: 140,
+				TCP: fsm.Segment{SrcPort: 40000, DstPort: 80, Seq: 1001, Ack: 5001, Flags: fsm.ACK | fsm.PSH, Window: 502, PayloadLen: 100}})},
+		{name: "tcp data offset beyond segment", rec: rec(LinkRaw, v4{}.wrap(cat(seg{}.bytes()[:12], []byte{15 << 4}, make([]byte, 7)))), want: Rejected,
+			reject: fsm.ReasonTruncated, pkt: ptr(flowtable.Packet{TS: 1e9, Src: addrA, Dst: addrB, IPLen: 40})},
 	}
 }
 
+// checksumCases are the TCP checksum verification's decisions.
+func checksumCases() []decodeCase {
+	on := DecoderConfig{VerifyTCPChecksum: true}
+	good4 := summed(v4{}.wrap(dataSeg.bytes()), 20)
+	bad4 := flip(good4, 20+16)
+	good6 := summed(v6{}.wrap(synSeg.bytes()), 40)
+	bad6 := flip(good6, 40+30) // an option byte
+	partial := offloaded(v4{}.wrap(dataSeg.bytes()), 20)
+	sll := func(pkttype uint16, payload []byte) []byte {
+		return cat(u16b(pkttype), u16b(1), u16b(6), make([]byte, 8), u16b(0x0800), payload)
+	}
+	sll2 := func(pkttype byte, payload []byte) []byte {
+		return cat(u16b(0x0800), u16b(0), u32b(3), u16b(1), []byte{pkttype, 6}, make([]byte, 8), payload)
+	}
+	return []decodeCase{
+		{name: "good ipv4", cfg: on, rec: rec(LinkRaw, good4), want: TCP, pkt: ptr(pkt4(dataWant, 140))},
+		{name: "bad ipv4", cfg: on, rec: rec(LinkRaw, bad4), want: Rejected, reject: fsm.ReasonBadChecksum, pkt: ptr(pkt4(dataWant, 140))},
+		{name: "bad ipv4, not verified", rec: rec(LinkRaw, bad4), want: TCP, pkt: ptr(pkt4(dataWant, 140))},
+		{name: "good ipv6", cfg: on, rec: rec(LinkRaw, good6), want: TCP, pkt: ptr(pkt6(synWant, 80))},
+		{name: "bad ipv6", cfg: on, rec: rec(LinkRaw, bad6), want: Rejected, reject: fsm.ReasonBadChecksum},
+		{name: "offload pattern counts as good", cfg: on, rec: rec(LinkRaw, partial), want: TCP, pkt: ptr(pkt4(dataWant, 140))},
+		{name: "cut by snaplen: not verifiable", cfg: on, rec: cut(rec(LinkRaw, bad4), 60), want: TCP, pkt: ptr(pkt4(dataWant, 140))},
+		{name: "sll outgoing: not verified", cfg: on, rec: rec(LinkSLL, sll(4, bad4)), want: TCP},
+		{name: "sll incoming: verified", cfg: on, rec: rec(LinkSLL, sll(0, bad4)), want: Rejected, reject: fsm.ReasonBadChecksum},
+		{name: "sll2 outgoing: not verified", cfg: on, rec: rec(LinkSLL2, sll2(4, bad4)), want: TCP},
+		{name: "sll2 to us: verified", cfg: on, rec: rec(LinkSLL2, sll2(0, bad4)), want: Rejected, reject: fsm.ReasonBadChecksum},
+	}
+}
+
+// summed fills in the TCP checksum of an IP datagram whose TCP header
+// starts at off.
+func summed(ip []byte, off int) []byte {
+	ip = append([]byte(nil), ip...)
+	seg := ip[off:]
+	seg[16], seg[17] = 0, 0
+	binary.BigEndian.PutUint16(seg[16:], ^checksum(cat(pseudoHeader(ip, len(seg)), seg)))
+	return ip
+}
+
+// offloaded leaves the pseudo-header sum in the field, as a host with TX
+// checksum offload hands its packets to a local capture.
+func offloaded(ip []byte, off int) []byte {
+	ip = append([]byte(nil), ip...)
+	seg := ip[off:]
+	binary.BigEndian.PutUint16(seg[16:], checksum(pseudoHeader(ip, len(seg))))
+	return ip
+}
+
+func pseudoHeader(ip []byte, n int) []byte {
+	if ip[0]>>4 == 4 {
+		return cat(ip[12:20], []byte{0, 6}, u16b(uint16(n)))
+	}
+	return cat(ip[8:40], u32b(uint32(n)), []byte{0, 0, 0, 6})
+}
+
+func flip(b []byte, i int) []byte {
+	b = append([]byte(nil), b...)
+	b[i] ^= 0x5a
+	return b
+}
+
 func TestDecode(t *testing.T) {
-	for _, tc := range decodeCases() {
+	for _, tc := range append(decodeCases(), checksumCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := NewDecoder(tc.cfg)
 			var p flowtable.Packet
@@ -184,13 +252,44 @@ func TestDecode(t *testing.T) {
 			if got != tc.want {
 				t.Fatalf("Decode = %v, want %v", got, tc.want)
 			}
-			if got == TCP && tc.pkt != nil && p != *tc.pkt {
+			if (got == TCP || got == Rejected) && tc.pkt != nil && p != *tc.pkt {
 				t.Errorf("packet\n got %+v\nwant %+v", p, *tc.pkt)
+			}
+			if d.Reject() != tc.reject {
+				t.Errorf("Reject = %v, want %v", d.Reject(), tc.reject)
 			}
 			if n := d.Stats().Count(tc.want); n != 1 {
 				t.Errorf("Stats().Count(%v) = %d, want 1", tc.want, n)
 			}
 		})
+	}
+}
+
+// Wire is the packet's IP and TCP headers, options included, payload not.
+func TestWire(t *testing.T) {
+	ipOpts := []byte{1, 1, 1, 0}
+	for _, tc := range []struct {
+		name string
+		rec  Record
+		kind Kind
+		want int // bytes, from the IP header
+	}{
+		{"ipv4 syn with options", rec(LinkEthernet, ether(0x0800, v4{}.wrap(synSeg.bytes()))), TCP, 60},
+		{"ipv4 options, data", rec(LinkRaw, v4{opts: ipOpts}.wrap(dataSeg.bytes())), TCP, 44},
+		{"ipv6 ext headers", rec(LinkRaw, v6{nh: 0, ext: cat(ext6(60, 8), ext6(6, 16))}.wrap(synSeg.bytes())), TCP, 40 + 24 + 40},
+		{"truncated header: the fixed part", rec(LinkRaw, func() []byte { b := v4{}.wrap(dataSeg.bytes()); b[20+12] = 4 << 4; return b }()), Rejected, 40},
+		{"not TCP", rec(LinkRaw, v4{proto: 17}.wrap(make([]byte, 8))), NotTCP, 0},
+	} {
+		d := NewDecoder(DecoderConfig{})
+		var p flowtable.Packet
+		r := tc.rec
+		if k := d.Decode(&r, &p); k != tc.kind {
+			t.Fatalf("%s: Decode = %v, want %v", tc.name, k, tc.kind)
+		}
+		w := d.Wire()
+		if len(w) != tc.want || (len(w) > 0 && w[0]>>4 != 4 && w[0]>>4 != 6) {
+			t.Errorf("%s: Wire = %d bytes starting %x, want %d from the IP header", tc.name, len(w), w[:min(1, len(w))], tc.want)
+		}
 	}
 }
 
@@ -209,7 +308,7 @@ func TestDecodeResetsPacket(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
-	for k, want := range map[Kind]string{TCP: "TCP", NotTCP: "NotTCP", Fragment: "Fragment", Malformed: "Malformed", Truncated: "Truncated", Unsupported: "Unsupported", 42: "Kind(42)"} {
+	for k, want := range map[Kind]string{TCP: "TCP", NotTCP: "NotTCP", Fragment: "Fragment", Malformed: "Malformed", Truncated: "Truncated", Unsupported: "Unsupported", Rejected: "Rejected", 42: "Kind(42)"} {
 		if got := k.String(); got != want {
 			t.Errorf("%d: %q, want %q", k, got, want)
 		}

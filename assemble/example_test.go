@@ -21,7 +21,8 @@ func ExamplePipeline() {
 		return
 	}
 	defer rd.Close()
-	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Acct: true})
+	hosts := fsm.DefaultHostConfig() // the endpoint hosts' settings: their sockets go in the JSON too
+	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Acct: true, Hosts: &hosts})
 	pl := assemble.NewPipeline(table, assemble.DecoderConfig{})
 	for {
 		rec, err := rd.Next()
@@ -40,8 +41,8 @@ func ExamplePipeline() {
 	st := pl.Stats()
 	fmt.Printf("%d records, %d TCP segments, %d flows\n", st.Records, st.Decode.TCP, res.Len())
 	// Output:
-	// {"family":"ipv4","proto":"tcp","state":"TIME_WAIT","timeout":109,"unreplied":false,"assured":true,"original":{"src":"10.1.0.2","dst":"10.2.0.2","sport":40011,"dport":8002,"packets":5,"bytes":568},"reply":{"src":"10.2.0.2","dst":"10.1.0.2","sport":8002,"dport":40011,"packets":5,"bytes":1068},"sockets":{"original":"CLOSE","reply":"TIME_WAIT"},"first_seen":"2026-11-21T05:37:45.036103Z","last_seen":"2026-11-21T05:37:45.036445Z","idle_seconds":10.988325}
-	// {"family":"ipv4","proto":"tcp","state":"TIME_WAIT","timeout":109,"unreplied":false,"assured":true,"original":{"src":"10.1.0.2","dst":"10.2.0.2","sport":40012,"dport":8002,"packets":6,"bytes":620},"reply":{"src":"10.2.0.2","dst":"10.1.0.2","sport":8002,"dport":40012,"packets":5,"bytes":1068},"sockets":{"original":"CLOSE","reply":"TIME_WAIT"},"first_seen":"2026-11-21T05:37:45.036489Z","last_seen":"2026-11-21T05:37:45.33902Z","idle_seconds":10.68575}
+	// {"family":"ipv4","proto":"tcp","state":"TIME_WAIT","timeout":109,"unreplied":false,"assured":true,"original":{"src":"10.1.0.2","dst":"10.2.0.2","sport":40011,"dport":8002,"packets":5,"bytes":568},"reply":{"src":"10.2.0.2","dst":"10.1.0.2","sport":8002,"dport":40011,"packets":5,"bytes":1068},"sockets":{"original":"GONE","reply":"TIME_WAIT"},"sockets_confirmed":{"original":true,"reply":true},"socket_timers":{"original":null,"reply":49.011},"first_seen":"2026-11-21T05:37:45.036103Z","last_seen":"2026-11-21T05:37:45.036445Z","idle_seconds":10.988325}
+	// {"family":"ipv4","proto":"tcp","state":"TIME_WAIT","timeout":109,"unreplied":false,"assured":true,"original":{"src":"10.1.0.2","dst":"10.2.0.2","sport":40012,"dport":8002,"packets":6,"bytes":620},"reply":{"src":"10.2.0.2","dst":"10.1.0.2","sport":8002,"dport":40012,"packets":5,"bytes":1068},"sockets":{"original":"GONE","reply":"TIME_WAIT"},"sockets_confirmed":{"original":true,"reply":true},"socket_timers":{"original":null,"reply":49.313},"first_seen":"2026-11-21T05:37:45.036489Z","last_seen":"2026-11-21T05:37:45.33902Z","idle_seconds":10.68575}
 	// 192 records, 192 TCP segments, 19 flows
 }
 

@@ -52,7 +52,7 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		s := d.Stats()
-		if n := s.TCP + s.NotTCP + s.Fragment + s.Malformed + s.Truncated + s.Unsupported; n != uint64(len(frames)) {
+		if n := s.TCP + s.NotTCP + s.Fragment + s.Malformed + s.Truncated + s.Unsupported + s.Rejected; n != uint64(len(frames)) {
 			t.Fatalf("stats count %d frames, decoded %d", n, len(frames))
 		}
 		if n := s.FragJoined + s.FragLost + s.FragWaiting + s.FragDropped + s.FragDuplicate; n != s.Fragment {

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/tcptrack/tcptrack/flowtable"
+	"github.com/tcptrack/tcptrack/fsm"
 )
 
 // ParallelPipeline is Pipeline with the decoding spread over goroutines, so
@@ -19,14 +20,21 @@ import (
 // a fragment completes goes into its chunk at that fragment's place. Flows
 // and events are numbered by record (Pipeline numbers them by segment): the
 // order is the same.
+//
+// Segments the decoders reject (a wrong checksum, a bad data offset) go to
+// the table as refused, as Pipeline hands them over. When the table reports
+// packets (flowtable.Config.Packets), every segment goes with its number
+// (AddNumbered) and a copy of its headers, in capture order among the
+// others, so the reports are Pipeline's.
 type ParallelPipeline struct {
-	table *flowtable.Table
-	work  chan *job // to the decoders
-	free  chan *job // back from the table hand-off
-	decs  []*Decoder
-	wg    sync.WaitGroup
-	cur   *job
-	nextK uint64 // number of the next job
+	table  *flowtable.Table
+	report bool      // the table reports packets: numbers and headers go with each segment
+	work   chan *job // to the decoders
+	free   chan *job // back from the table hand-off
+	decs   []*Decoder
+	wg     sync.WaitGroup
+	cur    *job
+	nextK  uint64 // number of the next job
 
 	last               int64
 	records, wireBytes uint64
@@ -52,7 +60,8 @@ type job struct {
 	arena    []byte   // copies of records that came without a hold
 	through  int64
 	chunk    *flowtable.Chunk
-	deferred []int32 // fragments left to the ordering step
+	deferred []int32  // fragments left to the ordering step
+	frames   []uint64 // the caller's number of each record, when the table reports packets
 }
 
 // recRef is a record in a job: where its data is, not a slice, so that a
@@ -98,11 +107,12 @@ func newParallelPipeline(table *flowtable.Table, cfg DecoderConfig, workers, job
 	// turn; the table bounds its chunks too.
 	njobs := 2*workers + 2
 	p := &ParallelPipeline{
-		table: table,
-		work:  make(chan *job, njobs),
-		free:  make(chan *job, njobs),
-		ready: make([]*job, njobs),
-		frag:  NewDecoder(cfg),
+		table:  table,
+		report: table.ReportsPackets(),
+		work:   make(chan *job, njobs),
+		free:   make(chan *job, njobs),
+		ready:  make([]*job, njobs),
+		frag:   NewDecoder(cfg),
 	}
 	for range njobs {
 		p.free <- &job{recs: make([]recRef, 0, jobLen)}
@@ -118,8 +128,14 @@ func newParallelPipeline(table *flowtable.Table, cfg DecoderConfig, workers, job
 }
 
 // Add takes one record; see Pipeline.Add. rec.Data is kept (by holding the
-// Reader's buffer, or as a copy) until the record is decoded.
-func (p *ParallelPipeline) Add(rec *Record) {
+// Reader's buffer, or as a copy) until the record is decoded. What the
+// decoder makes of it shows in Stats once the pipeline is closed.
+func (p *ParallelPipeline) Add(rec *Record) { p.AddNumbered(rec, p.records+1) }
+
+// AddNumbered is Add with the caller's number for the record (its place in
+// the input, filtered records counted), which the table's packet reports
+// carry (flowtable.PacketReport.Frame); see Pipeline.AddNumbered.
+func (p *ParallelPipeline) AddNumbered(rec *Record, n uint64) {
 	p.records++
 	p.wireBytes += uint64(rec.OrigLen)
 	if rec.TS < p.last {
@@ -155,6 +171,9 @@ func (p *ParallelPipeline) Add(rec *Record) {
 		ref.buf = arenaBuf
 	}
 	j.recs = append(j.recs, ref)
+	if p.report {
+		j.frames = append(j.frames, n)
+	}
 	if len(j.recs) == cap(j.recs) {
 		p.send()
 	}
@@ -182,6 +201,10 @@ func (p *ParallelPipeline) send() {
 // decode runs one decoder over whole jobs.
 func (p *ParallelPipeline) decode(d *Decoder) {
 	defer p.wg.Done()
+	if p.report {
+		p.decodeReported(d)
+		return
+	}
 	// A segment is filed a few records after it was decoded: the decoder
 	// writes a Packet field by field, and copying it at once into the chunk
 	// would stall on loads wider than those stores.
@@ -207,12 +230,39 @@ func (p *ParallelPipeline) decode(d *Decoder) {
 			switch d.Decode(&rec, &s.pkt) {
 			case TCP:
 				s.src, s.dst, s.seq, s.ok = d.srcIP, d.dstIP, j.seq0+uint64(i), true
+			case Rejected:
+				// Counted invalid by the table; nothing reported.
+				j.chunk.Refuse(&s.pkt, j.seq0+uint64(i), 0, fsm.Reason{Code: d.Reject()}, nil)
 			case deferred:
 				j.deferred = append(j.deferred, int32(i))
 			}
 		}
 		for i := len(j.recs); i < len(j.recs)+lag; i++ {
 			file(j.chunk, i)
+		}
+		j.chunk.Through(j.through)
+		p.finish(j)
+	}
+}
+
+// decodeReported is decode for a table that reports packets: each segment
+// goes with its number and headers (which point into the job's records,
+// kept until the job is handed over).
+func (p *ParallelPipeline) decodeReported(d *Decoder) {
+	var rec Record
+	var pkt flowtable.Packet
+	for j := range p.work {
+		for i := range j.recs {
+			j.record(i, &rec)
+			seq := j.seq0 + uint64(i)
+			switch d.Decode(&rec, &pkt) {
+			case TCP:
+				j.chunk.AddWire(&pkt, seq, j.frames[i], d.Wire())
+			case Rejected:
+				j.chunk.Refuse(&pkt, seq, j.frames[i], fsm.Reason{Code: d.Reject()}, d.Wire())
+			case deferred:
+				j.deferred = append(j.deferred, int32(i))
+			}
 		}
 		j.chunk.Through(j.through)
 		p.finish(j)
@@ -242,8 +292,20 @@ func (p *ParallelPipeline) finish(j *job) {
 func (p *ParallelPipeline) handOver(j *job) {
 	for _, i := range j.deferred {
 		j.record(int(i), &p.frec)
-		if p.frag.Decode(&p.frec, &p.fpkt) == TCP {
-			j.chunk.Insert(&p.fpkt, j.seq0+uint64(i))
+		seq := j.seq0 + uint64(i)
+		var frame uint64
+		if p.report {
+			frame = j.frames[i]
+		}
+		switch p.frag.Decode(&p.frec, &p.fpkt) {
+		case TCP:
+			if p.report {
+				j.chunk.AddWire(&p.fpkt, seq, frame, p.frag.Wire())
+			} else {
+				j.chunk.Insert(&p.fpkt, seq)
+			}
+		case Rejected:
+			j.chunk.Refuse(&p.fpkt, seq, frame, fsm.Reason{Code: p.frag.Reject()}, p.frag.Wire())
 		}
 	}
 	if f := &p.frag.frag; len(f.queues) > 0 && j.through >= f.nextExpiry {
@@ -256,7 +318,7 @@ func (p *ParallelPipeline) handOver(j *job) {
 	}
 	clear(j.holds)
 	clear(j.bufs)
-	j.holds, j.bufs, j.recs, j.deferred, j.arena = j.holds[:0], j.bufs[:0], j.recs[:0], j.deferred[:0], j.arena[:0]
+	j.holds, j.bufs, j.recs, j.deferred, j.arena, j.frames = j.holds[:0], j.bufs[:0], j.recs[:0], j.deferred[:0], j.arena[:0], j.frames[:0]
 	j.chunk = nil
 	p.free <- j
 }
@@ -288,11 +350,17 @@ func (p *ParallelPipeline) Records() uint64 { return p.records }
 func (p *ParallelPipeline) Stats() PipelineStats {
 	ds := p.frag.Stats()
 	for _, d := range p.decs {
+		// Their fragments are the fragment decoder's, counted there.
 		ds.TCP += d.kinds[TCP]
 		ds.NotTCP += d.kinds[NotTCP]
 		ds.Malformed += d.kinds[Malformed]
 		ds.Truncated += d.kinds[Truncated]
 		ds.Unsupported += d.kinds[Unsupported]
+		ds.Rejected += d.kinds[Rejected]
+		ds.BadChecksum += d.badSum
+		ds.BadHeader += d.badHdr
+		ds.OffloadChecksum += d.offload
+		ds.Unverified += d.unverified
 	}
 	return PipelineStats{
 		Records: p.records, WireBytes: p.wireBytes, Decode: ds,

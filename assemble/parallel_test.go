@@ -85,36 +85,55 @@ func parallelStream() []Record {
 	return recs
 }
 
+// pipelineRun says how runPipeline runs: the table's shards, the decoders
+// (0: Pipeline) and their job size, checksum verification, and whether the
+// table reports every packet (fed with numbers that are not the records'
+// places, to see them carried).
+type pipelineRun struct {
+	shards, workers, job int
+	checksum, report     bool
+}
+
 // runPipeline feeds recs through a table with Pipeline (workers 0) or
-// ParallelPipeline, and returns what can be compared: flows, events and
-// accounting, with flow IDs and event numbers left out (Pipeline numbers by
-// segment, ParallelPipeline by record; the order is the same).
-func runPipeline(t *testing.T, recs []Record, shards, workers, jobLen int) string {
+// ParallelPipeline, and returns what can be compared: flows, events (packet
+// reports included) and accounting, with flow IDs and event numbers left
+// out (Pipeline numbers by segment, ParallelPipeline by record; the order
+// is the same).
+func runPipeline(t *testing.T, recs []Record, o pipelineRun) string {
 	t.Helper()
 	var out bytes.Buffer
-	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: shards, Acct: true, Summaries: true,
+	cfg := flowtable.Config{FSM: fsm.DefaultConfig(), Shards: o.shards, Acct: true, Summaries: true,
 		OnEvents: func(evs []flowtable.Event) {
 			for _, e := range evs {
 				fmt.Fprintf(&out, "event %v %d %v %v %v %v\n", e.Type, e.TS, e.Reason, e.Flow.Key, e.Flow.Conn.State(), e.Flow.Packets)
 				if e.Summary != nil {
 					fmt.Fprintf(&out, "  summary %+v\n", *e.Summary)
 				}
+				if r := e.Report; r != nil {
+					fmt.Fprintf(&out, "  packet %d %v %v %q %q %+v %d %x\n", r.Frame, r.Dir, r.Verdict, r.Reason, r.Also, r.TCP, r.IPLen, r.Wire)
+				}
 			}
-		}})
+		}}
+	if o.report {
+		cfg.Packets = flowtable.PacketsAll
+	}
+	table := flowtable.New(cfg)
+	dc := DecoderConfig{VerifyTCPChecksum: o.checksum}
+	frame := func(i int) uint64 { return uint64(3*i + 5) }
 	var now int64
 	var ps PipelineStats
-	if workers == 0 {
-		p := NewPipeline(table, DecoderConfig{})
+	if o.workers == 0 {
+		p := NewPipeline(table, dc)
 		for i := range recs {
 			r := recs[i]
-			p.Add(&r)
+			p.AddNumbered(&r, frame(i))
 		}
 		now, ps = p.Now(), p.Stats()
 	} else {
-		p := newParallelPipeline(table, DecoderConfig{}, workers, jobLen)
+		p := newParallelPipeline(table, dc, o.workers, o.job)
 		for i := range recs {
 			r := recs[i]
-			p.Add(&r)
+			p.AddNumbered(&r, frame(i))
 		}
 		p.Close()
 		now, ps = p.Now(), p.Stats()
@@ -129,20 +148,65 @@ func runPipeline(t *testing.T, recs []Record, shards, workers, jobLen int) strin
 	return out.String()
 }
 
-func TestParallelPipelineMatchesPipeline(t *testing.T) {
-	recs := parallelStream()
-	want := runPipeline(t, recs, 1, 0, 0)
-	if !bytes.Contains([]byte(want), []byte("FragCompleted:3 FragExpired:1")) {
-		t.Fatalf("the stream does not exercise reassembly and expiry:\n%s", want)
+// withChecksums is recs with the TCP checksum of every unfragmented
+// segment filled in, and spoilt in every fifth (fragments keep a zero
+// field: their datagrams fail when reassembled).
+func withChecksums(recs []Record) []Record {
+	out := make([]Record, len(recs))
+	n := 0
+	for i, r := range recs {
+		out[i] = r
+		b := r.Data
+		if r.LinkType == LinkEthernet {
+			b = b[14:]
+		}
+		var off int
+		switch {
+		case len(b) >= 40 && b[0]>>4 == 4 && b[9] == 6 && binary.BigEndian.Uint16(b[6:])&0x3fff == 0 && len(r.Data) == r.OrigLen:
+			off = int(b[0]&15) * 4
+		case len(b) >= 60 && b[0]>>4 == 6 && b[6] == 6:
+			off = 40
+		default:
+			continue
+		}
+		ip := summed(b, off)
+		if n++; n%5 == 0 {
+			ip = flip(ip, off+16)
+		}
+		out[i].Data = append(append([]byte(nil), r.Data[:len(r.Data)-len(b)]...), ip...)
 	}
-	for _, tc := range []struct{ shards, workers, job int }{
-		{1, 1, 3}, {1, 2, 1}, {2, 1, 7}, {2, 2, 2}, {3, 3, 5}, {2, 3, 64}, {1, 1, jobRecords},
-	} {
-		t.Run(fmt.Sprintf("shards=%d/workers=%d/job=%d", tc.shards, tc.workers, tc.job), func(t *testing.T) {
-			if got := runPipeline(t, recs, tc.shards, tc.workers, tc.job); got != want {
-				t.Errorf("ParallelPipeline differs from Pipeline:\n%s", diffLines(want, got))
-			}
-		})
+	return out
+}
+
+func TestParallelPipelineMatchesPipeline(t *testing.T) {
+	for _, mode := range []struct {
+		name             string
+		checksum, report bool
+	}{{"plain", false, false}, {"checksum", true, false}, {"reports", false, true}, {"checksum+reports", true, true}} {
+		recs := parallelStream()
+		if mode.checksum {
+			recs = withChecksums(recs)
+		}
+		want := runPipeline(t, recs, pipelineRun{shards: 1, checksum: mode.checksum, report: mode.report})
+		if !bytes.Contains([]byte(want), []byte("FragCompleted:3 FragExpired:1")) {
+			t.Fatalf("%s: the stream does not exercise reassembly and expiry:\n%s", mode.name, want)
+		}
+		if mode.checksum && !bytes.Contains([]byte(want), []byte("BadChecksum:")) || bytes.Contains([]byte(want), []byte("Refused:0 ")) == mode.checksum {
+			t.Fatalf("%s: refused segments: %v:\n%s", mode.name, mode.checksum, want)
+		}
+		if mode.report && !bytes.Contains([]byte(want), []byte("packet 5 ")) {
+			t.Fatalf("%s: no packet reports:\n%s", mode.name, want)
+		}
+		for _, tc := range []struct{ shards, workers, job int }{
+			{1, 1, 3}, {1, 2, 1}, {2, 1, 7}, {2, 2, 2}, {3, 3, 5}, {2, 3, 64}, {1, 1, jobRecords},
+		} {
+			t.Run(fmt.Sprintf("%s/shards=%d/workers=%d/job=%d", mode.name, tc.shards, tc.workers, tc.job), func(t *testing.T) {
+				o := pipelineRun{shards: tc.shards, workers: tc.workers, job: tc.job, checksum: mode.checksum, report: mode.report}
+				if got := runPipeline(t, recs, o); got != want {
+					t.Errorf("ParallelPipeline differs from Pipeline:\n%s", diffLines(want, got))
+				}
+			})
+		}
 	}
 }
 
@@ -226,25 +290,35 @@ func TestParallelPipelineHolds(t *testing.T) {
 
 // TestParallelPipelineAllocs: once its jobs and chunks have been used, the
 // pipeline allocates nothing per record, with or without a Reader's buffer
-// behind the record.
+// behind the record, with the TCP checksum verified or not, good or bad.
 func TestParallelPipelineAllocs(t *testing.T) {
-	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 2})
-	p := NewParallelPipeline(table, DecoderConfig{}, 2)
-	defer func() {
-		p.Close()
-		table.Close(p.Now())
-	}()
-	data := ether(etherIPv4, v4{}.wrap(seg{sport: 40000, dport: 80, seq: 100, flags: fsm.ACK, win: 1000, payload: 10}.bytes()))
-	r := rec(LinkEthernet, data)
-	for range 50000 {
-		r.TS += 1e6
-		p.Add(&r)
-	}
-	if n := testing.AllocsPerRun(20000, func() {
-		r.TS += 1e6
-		p.Add(&r)
-	}); n != 0 {
-		t.Errorf("%v allocations per record", n)
+	good := ether(etherIPv4, summed(v4{}.wrap(seg{sport: 40000, dport: 80, seq: 100, flags: fsm.ACK, win: 1000, payload: 10}.bytes()), 20))
+	bad := flip(good, 14+20+16)
+	for _, tc := range []struct {
+		name     string
+		checksum bool
+		data     []byte
+	}{{"unverified", false, bad}, {"good", true, good}, {"bad", true, bad}} {
+		t.Run(tc.name, func(t *testing.T) {
+			table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 2})
+			p := NewParallelPipeline(table, DecoderConfig{VerifyTCPChecksum: tc.checksum}, 2)
+			r := rec(LinkEthernet, tc.data)
+			for range 50000 {
+				r.TS += 1e6
+				p.Add(&r)
+			}
+			if n := testing.AllocsPerRun(20000, func() {
+				r.TS += 1e6
+				p.Add(&r)
+			}); n != 0 {
+				t.Errorf("%v allocations per record", n)
+			}
+			p.Close()
+			res := table.Close(p.Now())
+			if ps := p.Stats(); (ps.Decode.Rejected != 0) != (tc.name == "bad") || res.Stats.Refused != ps.Decode.Rejected {
+				t.Errorf("decoded %+v, table %+v", ps.Decode, res.Stats)
+			}
+		})
 	}
 }
 

@@ -85,3 +85,47 @@ func TestPipelineAllocs(t *testing.T) {
 	}
 	table.Close(p.Now())
 }
+
+// TestPipelineReports: with a table that reports packets, the pipeline
+// hands over each packet's number and headers; a segment with a wrong
+// checksum is refused (counted invalid by the table) and reported with its
+// reason, in order.
+func TestPipelineReports(t *testing.T) {
+	syn := rec(LinkRaw, summed(v4{}.wrap(seg{sport: 40000, dport: 80, seq: 100, flags: fsm.SYN, win: 1000, opts: []byte{2, 4, 5, 0xb4}}.bytes()), 20))
+	badAck := rec(LinkRaw, flip(summed(v4{}.wrap(seg{sport: 40000, dport: 80, seq: 101, ack: 7, flags: fsm.ACK, win: 1000}.bytes()), 20), 20+16))
+	synAck := rec(LinkRaw, summed(v4{src: addrB, dst: addrA}.wrap(seg{sport: 80, dport: 40000, seq: 500, ack: 999, flags: fsm.SYN | fsm.ACK, win: 1000}.bytes()), 20))
+	for i, r := range []*Record{&syn, &badAck, &synAck} {
+		r.TS = int64(i+1) * 1e9
+	}
+	var reports []*flowtable.PacketReport
+	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 1, Packets: flowtable.PacketsAll,
+		OnEvents: func(evs []flowtable.Event) {
+			for _, e := range evs {
+				if e.Type == flowtable.EventPacket {
+					reports = append(reports, e.Report)
+				}
+			}
+		}})
+	p := NewPipeline(table, DecoderConfig{VerifyTCPChecksum: true})
+	kinds := []Kind{p.AddNumbered(&syn, 7), p.AddNumbered(&badAck, 8), p.AddNumbered(&synAck, 9)}
+	if want := []Kind{TCP, Rejected, TCP}; !equalKinds(kinds, want) {
+		t.Fatalf("kinds %v, want %v", kinds, want)
+	}
+	res := table.Close(p.Now())
+	if len(reports) != 3 {
+		t.Fatalf("%d reports, want 3", len(reports))
+	}
+	for i, want := range []struct {
+		frame  uint64
+		wire   int
+		reason fsm.ReasonCode
+	}{{7, 44, fsm.NoReason}, {8, 40, fsm.ReasonBadChecksum}, {9, 40, fsm.ReasonAckOver}} {
+		r := reports[i]
+		if r.Frame != want.frame || len(r.Wire) != want.wire || r.Reason.Code != want.reason {
+			t.Errorf("report %d: frame %d, %d header bytes, reason %v; want %d, %d, %v", i, r.Frame, len(r.Wire), r.Reason.Code, want.frame, want.wire, want.reason)
+		}
+	}
+	if res.Stats.Refused != 1 || res.Stats.Invalid != 2 || res.Stats.Segments != 3 {
+		t.Errorf("table stats %+v", res.Stats)
+	}
+}

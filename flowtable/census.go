@@ -10,8 +10,9 @@ type Census struct {
 	// ByState[state][status] counts flows by conntrack state and by the
 	// SeenReply|Assured bits of their status (fsm.Status & 3).
 	ByState [16][4]int
-	// Sockets[dir][state] counts endpoints by socket state: dir
-	// fsm.Original is the endpoint that sent the first packet.
+	// Sockets[dir][state] counts endpoints by socket state (fsm.SockState;
+	// all SockUnknown without Config.Hosts): dir fsm.Original is the
+	// endpoint that sent the first packet.
 	Sockets [2][16]int
 	// Stats are the table's counters so far (Active is the live flow count).
 	Stats Stats
@@ -32,8 +33,8 @@ func (c *Census) add(o *Census) {
 	c.Stats.add(&o.Stats)
 }
 
-// census counts the shard's live flows.
-func (s *shard) census() Census {
+// census counts the shard's live flows, their sockets as at now.
+func (s *shard) census(now int64) Census {
 	c := Census{Flows: s.count, Stats: s.stats}
 	c.Stats.Active = uint64(s.count)
 	for pos := range s.flows.len() {
@@ -42,9 +43,16 @@ func (s *shard) census() Census {
 			continue
 		}
 		c.ByState[f.Conn.State()&15][f.Conn.Status()&(fsm.SeenReply|fsm.Assured)]++
-		o, r := f.Conn.Sockets()
-		c.Sockets[fsm.Original][o&15]++
-		c.Sockets[fsm.Reply][r&15]++
+		var o, r fsm.Socket
+		if s.hosts != nil {
+			k := f.key()
+			if hp, ok := s.hosts.lookup(k); ok {
+				d := hp.Side(k)
+				o, r = hp.Hosts.Socket(s.hosts.cfg, d, now), hp.Hosts.Socket(s.hosts.cfg, d^1, now)
+			}
+		}
+		c.Sockets[fsm.Original][o.State&15]++
+		c.Sockets[fsm.Reply][r.State&15]++
 	}
 	return c
 }

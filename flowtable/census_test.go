@@ -11,7 +11,8 @@ import (
 // for one shard and several.
 func TestCensus(t *testing.T) {
 	for _, shards := range []int{1, 3} {
-		tb := New(Config{FSM: fsm.DefaultConfig(), Shards: shards, Acct: true})
+		hcfg := fsm.DefaultHostConfig()
+		tb := New(Config{FSM: fsm.DefaultConfig(), Shards: shards, Acct: true, Hosts: &hcfg})
 		// Some connections open, some closed, one unanswered: several
 		// states and socket states at once.
 		var pkts []Packet
@@ -39,9 +40,9 @@ func TestCensus(t *testing.T) {
 		var pk, by [2]uint64
 		for _, f := range flows {
 			want.ByState[f.Conn.State()][f.Conn.Status()&3]++
-			o, r := f.Conn.Sockets()
-			want.Sockets[fsm.Original][o]++
-			want.Sockets[fsm.Reply][r]++
+			o, r := f.Sockets(last)
+			want.Sockets[fsm.Original][o.State]++
+			want.Sockets[fsm.Reply][r.State]++
 			for d := range 2 {
 				pk[d] += f.Packets[d]
 				by[d] += f.Bytes[d]
@@ -75,7 +76,8 @@ func BenchmarkCensus(b *testing.B) {
 	const flows = 1 << 18
 	for _, shards := range []int{1, 2} {
 		b.Run(map[int]string{1: "shards=1", 2: "shards=2"}[shards], func(b *testing.B) {
-			tb := New(Config{FSM: fsm.DefaultConfig(), Shards: shards, Acct: true})
+			hcfg := fsm.DefaultHostConfig()
+			tb := New(Config{FSM: fsm.DefaultConfig(), Shards: shards, Acct: true, Hosts: &hcfg})
 			var p Packet
 			for i := range flows {
 				p = Packet{TS: sec, IPLen: 40, Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dst: server,

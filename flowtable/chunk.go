@@ -4,18 +4,25 @@ import (
 	"encoding/binary"
 	"slices"
 	"sync/atomic"
+
+	"github.com/tcptrack/tcptrack/fsm"
 )
 
 // Chunk is a run of consecutive packets, decoded away from the producer
 // goroutine and already split by shard: the way to feed a Table from
 // several decoding goroutines. Take chunks with NewChunk, in capture order,
-// from one goroutine; fill each from any one goroutine (Add, Insert,
-// Through); Submit them in the order NewChunk gave them out. A table is fed
-// either by chunks or by Add, not both.
+// from one goroutine; fill each from any one goroutine (Add, AddIP,
+// AddWire, Refuse, Insert, Through); Submit them in the order NewChunk gave
+// them out. A table is fed either by chunks or by Add, not both.
+//
+// When the table reports packets (Config.Packets), fill chunks with
+// AddWire and Refuse only, so that every packet carries its number and
+// headers; Add and AddIP are for tables that do not.
 type Chunk struct {
 	t       *Table
 	parts   []*batch // per shard, in packet-number order
 	through int64
+	refused uint64       // Refuse calls while the table does not report packets (no shard sees them)
 	left    atomic.Int32 // shards still to process their part
 	done    func()
 }
@@ -108,11 +115,57 @@ func (b *batch) next() *item {
 
 // Insert is Add for a packet whose number falls among those already added
 // (a datagram completed by a fragment, found after the rest was decoded).
+// AddWire and Refuse place such a packet by its number themselves.
 func (c *Chunk) Insert(p *Packet, seq uint64) {
 	b := c.add(p, seq)
+	b.order(nil)
+}
+
+// AddWire is Add with the caller's number for the packet (frame) and its IP
+// and TCP headers, both for its EventPacket (see Table.AddWire); they are
+// kept only when the table reports packets. p and wire are copied.
+func (c *Chunk) AddWire(p *Packet, seq, frame uint64, wire []byte) {
+	if !c.t.ReportsPackets() {
+		c.add(p, seq).order(nil)
+		return
+	}
+	c.addExtra(p, seq, itemExtra{frame: frame}, wire)
+}
+
+// Refuse is Table.Refuse for a chunk: a packet the tracker refuses before
+// looking at any flow, counted invalid and, when the table reports
+// packets, reported with why in order with the others.
+func (c *Chunk) Refuse(p *Packet, seq, frame uint64, why fsm.Reason, wire []byte) {
+	if !c.t.ReportsPackets() {
+		c.refused++
+		return
+	}
+	c.addExtra(p, seq, itemExtra{why: why, frame: frame}, wire)
+}
+
+// addExtra files p with its extra and a copy of its headers, in number
+// order.
+func (c *Chunk) addExtra(p *Packet, seq uint64, ex itemExtra, wire []byte) {
+	b := c.add(p, seq)
+	ex.start = uint32(len(b.wire))
+	b.wire = append(b.wire, wire[:min(len(wire), maxWire)]...)
+	ex.end = uint32(len(b.wire))
+	b.order(&ex)
+}
+
+// order moves the item just appended (and ex, its extra, when the part
+// carries extras) back to its place by packet number; nearly always it is
+// in place already.
+func (b *batch) order(ex *itemExtra) {
 	n := len(b.items) - 1
+	if ex != nil {
+		b.extra = append(b.extra, *ex)
+	}
+	if n == 0 || b.items[n-1].seq < b.items[n].seq {
+		return
+	}
 	it := b.items[n]
-	i, _ := slices.BinarySearchFunc(b.items[:n], seq, func(x item, s uint64) int {
+	i, _ := slices.BinarySearchFunc(b.items[:n], it.seq, func(x item, s uint64) int {
 		switch {
 		case x.seq < s:
 			return -1
@@ -123,6 +176,11 @@ func (c *Chunk) Insert(p *Packet, seq uint64) {
 	})
 	copy(b.items[i+1:], b.items[i:n])
 	b.items[i] = it
+	if ex != nil {
+		e := b.extra[n]
+		copy(b.extra[i+1:], b.extra[i:n])
+		b.extra[i] = e
+	}
 }
 
 // Through says capture time has reached ts with this chunk, even where no
@@ -134,6 +192,8 @@ func (c *Chunk) Through(ts int64) { c.through = max(c.through, ts) }
 // out, one Submit at a time.
 func (t *Table) Submit(c *Chunk, done func()) {
 	t.clock = max(t.clock, c.through)
+	t.refused += c.refused
+	c.refused = 0
 	c.done = done
 	c.left.Store(int32(len(c.parts)))
 	for si, b := range c.parts {

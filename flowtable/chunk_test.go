@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/tcptrack/tcptrack/fsm"
@@ -203,4 +204,100 @@ func TestAddIP(t *testing.T) {
 	}
 	tb.Submit(a, nil)
 	tb.Submit(b, nil)
+}
+
+// TestChunksReportAsTable: a table that reports packets, fed as chunks
+// with AddWire and Refuse (some refused packets and some late ones put in
+// after the rest of their chunk), reports every packet as one fed by
+// Table.AddWire and Table.Refuse does: numbers, headers, reasons, order;
+// without reports, refused packets are only counted, as Table.Refuse
+// counts them.
+func TestChunksReportAsTable(t *testing.T) {
+	pkts := append(chunkTraffic(), packetConv()...)
+	sortByTS(pkts)
+	end := pkts[len(pkts)-1].TS + 200*sec
+	refused := func(i int) bool { return i%9 == 4 }
+	why := fsm.Reason{Code: fsm.ReasonBadChecksum}
+	wire := func(i int) []byte { return []byte(fmt.Sprintf("headers of %d", i)) }
+	for _, mode := range []PacketEvents{PacketsNone, PacketsNotAccepted, PacketsAll} {
+		newTable := func(shards int, evs *[]string) *Table {
+			return New(Config{FSM: fsm.DefaultConfig(), Shards: shards, Acct: true, Packets: mode, OnEvents: func(es []Event) {
+				for _, e := range es {
+					s := fmt.Sprintf("%d %d %s %v %v", e.TS, e.Seq, e.Type, e.Flow.Key, e.Flow.Conn.State())
+					if p := e.Report; p != nil {
+						s += fmt.Sprintf(" %d %q %s %s %q %q %q", p.Frame, p.Wire, p.Dir, p.Verdict, p.Reason.Code, p.Reason, p.Also)
+					}
+					*evs = append(*evs, s)
+				}
+			}})
+		}
+		var wantEvs []string
+		tb := newTable(1, &wantEvs)
+		for i := range pkts {
+			if refused(i) {
+				tb.Refuse(&pkts[i], uint64(100+i), why, wire(i))
+			} else {
+				tb.AddWire(&pkts[i], uint64(100+i), wire(i))
+			}
+		}
+		wres := tb.Close(end)
+		want := tableView(&wres, wantEvs)
+		if mode != PacketsNone && !strings.Contains(want, "bad-checksum") {
+			t.Fatalf("%v: no refusal reported:\n%s", mode, want)
+		}
+		if wres.Stats.Refused == 0 {
+			t.Fatalf("%v: no refusal counted: %+v", mode, wres.Stats)
+		}
+		rng := rand.New(rand.NewPCG(5, 6))
+		for _, shards := range []int{1, 2, 3} {
+			for _, size := range []int{1, 7, len(pkts)} {
+				t.Run(fmt.Sprintf("%v/shards=%d/chunk=%d", mode, shards, size), func(t *testing.T) {
+					var evs []string
+					tb := newTable(shards, &evs)
+					for lo := 0; lo < len(pkts); lo += size {
+						hi := min(lo+size, len(pkts))
+						c := tb.NewChunk()
+						late := lo + rng.IntN(hi-lo)
+						put := func(i int) {
+							if refused(i) {
+								c.Refuse(&pkts[i], uint64(i+1), uint64(100+i), why, wire(i))
+							} else {
+								c.AddWire(&pkts[i], uint64(i+1), uint64(100+i), wire(i))
+							}
+						}
+						for i := lo; i < hi; i++ {
+							if i != late {
+								put(i)
+							}
+						}
+						put(late)
+						c.Through(pkts[hi-1].TS)
+						tb.Submit(c, nil)
+					}
+					res := tb.Close(end)
+					if got := tableView(&res, evs); got != want {
+						t.Errorf("chunks differ from AddWire/Refuse:\n%s", firstDiff(want, got))
+					}
+				})
+			}
+		}
+	}
+}
+
+// firstDiff shows where two multi-line strings part.
+func firstDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := range max(len(w), len(g)) {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d\n  want %s\n  got  %s", i+1, a, b)
+		}
+	}
+	return ""
 }

@@ -14,9 +14,10 @@ const (
 	EventNew EventType = iota
 	EventUpdate
 	EventDestroy
+	EventPacket // one packet's verdict (Config.Packets); sorts after the flow events of its packet
 )
 
-var eventTypeNames = [...]string{"NEW", "UPDATE", "DESTROY"}
+var eventTypeNames = [...]string{"NEW", "UPDATE", "DESTROY", "PACKET"}
 
 func (t EventType) String() string {
 	if int(t) < len(eventTypeNames) {
@@ -57,6 +58,8 @@ type Event struct {
 	// Summary is the connection's summary as it ended: set on DESTROY
 	// events when the table keeps summaries (Config.Summaries).
 	Summary *fsm.Summary
+	// Report is set on EventPacket: the packet and its verdict.
+	Report *PacketReport
 }
 
 // before orders events the way they happened; equal instants keep packet

@@ -24,10 +24,27 @@ type Flow struct {
 	// TCPFlags is, per direction, every TCP flag seen in the packets the
 	// counters counted (IPFIX tcpControlBits); kept with the counters.
 	TCPFlags [2]fsm.Flags
+
+	// The two endpoint sockets of its tuple, when the table keeps them
+	// (Config.Hosts): a copy of the pair, which lives apart from the flow.
+	Hosts     fsm.Hosts
+	HasHosts  bool
+	hostsSide fsm.Dir         // the pair's side that sent this flow's first packet
+	hostCfg   *fsm.HostConfig // the table's, read-only
+}
+
+// Sockets is each endpoint's own socket at now: orig is the host that sent
+// the flow's first packet, reply the other. Without host tracking
+// (Config.Hosts) both are unknown.
+func (f *Flow) Sockets(now int64) (orig, reply fsm.Socket) {
+	if !f.HasHosts || f.hostCfg == nil {
+		return fsm.Socket{}, fsm.Socket{}
+	}
+	return f.Hosts.Socket(f.hostCfg, f.hostsSide, now), f.Hosts.Socket(f.hostCfg, f.hostsSide^1, now)
 }
 
 // entry is a flow as the shard stores it: what the state machine, expiry and
-// lookup need, nothing else (144 bytes: the tuple without padding, the IPv4
+// lookup need, nothing else (128 bytes: the tuple without padding, the IPv4
 // mark folded into the ID). Counters live in a parallel slab kept only when
 // asked for. A free slot has ID 0 (packets count from 1).
 type entry struct {

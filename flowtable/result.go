@@ -56,6 +56,26 @@ type Result struct {
 	shards []*shard
 }
 
+// HostPairs copies every host pair in first-seen order (nil unless
+// Config.Hosts): the endpoint sockets of every tuple seen, conntrack entry
+// or not.
+func (r *Result) HostPairs() []HostPair {
+	var out []HostPair
+	for _, s := range r.shards {
+		out = s.appendHostPairs(out)
+	}
+	slices.SortFunc(out, func(a, b HostPair) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
 // Len is the number of live flows.
 func (r *Result) Len() int { return len(r.order) + len(r.wide) }
 

@@ -15,6 +15,7 @@ type Stats struct {
 	Ignored  uint64 // allowed through without touching the flow (kernel's IGNORE)
 	Invalid  uint64 // outside the window or the rules; also packets that cannot create a flow
 	Dropped  uint64 // would have created a flow, but the table was full and nothing could be evicted
+	Refused  uint64 // of Invalid: refused before tracking (Table.Refuse: bad checksum, bad header)
 
 	Created  uint64
 	Expired  uint64
@@ -35,6 +36,7 @@ func (s *Stats) add(o *Stats) {
 	s.Ignored += o.Ignored
 	s.Invalid += o.Invalid
 	s.Dropped += o.Dropped
+	s.Refused += o.Refused
 	s.Created += o.Created
 	s.Expired += o.Expired
 	s.Killed += o.Killed
@@ -73,6 +75,17 @@ type shard struct {
 	sumFree            []uint32          // free positions in sumSlab
 	sumScratch         fsm.Summary
 	spare              []fsm.Summary
+
+	// Packet reporting (packet.go): the mode, the wire headers of the
+	// packet being processed, and chunks the events' copies come from.
+	packets     PacketEvents
+	curWire     []byte
+	curFrame    uint64
+	reportSpare []PacketReport
+	wireSpare   []byte
+
+	// hosts, when kept, are the tuples' endpoint sockets (hosts.go).
+	hosts *hostTable
 }
 
 // newShard makes a shard holding at most maxFlows flows (0: no limit).
@@ -84,6 +97,12 @@ type shard struct {
 // first process.
 func newShard(cfg *fsm.Config, maxFlows int, events bool) *shard {
 	return &shard{cfg: cfg, maxFlows: maxFlows, ix: newIndex(), recordEvents: events}
+}
+
+// exists reports whether conntrack has an entry for k.
+func (s *shard) exists(k *Key, h uint64) bool {
+	_, _, ok := s.ix.find(&s.flows, k, h)
+	return ok
 }
 
 // summaryCopy gives a DESTROY event its own copy of a summary; copies are
@@ -104,7 +123,19 @@ func (s *shard) flow(pos uint32) Flow {
 	if s.keepAcct {
 		a = s.acct.at(pos)
 	}
-	return makeFlow(s.flows.at(pos), a)
+	f := makeFlow(s.flows.at(pos), a)
+	s.attachHosts(&f)
+	return f
+}
+
+// attachHosts copies the host pair of f's tuple into f, when the shard
+// keeps them.
+func (s *shard) attachHosts(f *Flow) {
+	if s.hosts != nil {
+		if hp, ok := s.hosts.lookup(f.Key); ok {
+			f.Hosts, f.HasHosts, f.hostsSide, f.hostCfg = hp.Hosts, true, hp.Side(f.Key), s.hosts.cfg
+		}
+	}
 }
 
 // account adds a packet of ipLen bytes with TCP flags fl to the flow's
@@ -133,13 +164,12 @@ func (s *shard) prefetchFlow(h uint64) {
 		return
 	}
 	pos := slot&posMask - 1
-	// An entry spans three cache lines (144 bytes from a 16-byte boundary
-	// in a page-aligned chunk): the key, the connection state, and the
-	// timer links, ID and expiry.
+	// An entry is two whole cache lines (128 bytes, 128-byte aligned in a
+	// page-aligned chunk): the key and the start of the connection state,
+	// then the rest of it, the timer links, ID and expiry.
 	e := uintptr(unsafe.Pointer(s.flows.at(pos)))
 	prefetch(e)
 	prefetch(e + 64)
-	prefetch(e + 128)
 	if s.keepAcct {
 		prefetch(uintptr(unsafe.Pointer(s.acct.at(pos))))
 	}
@@ -148,6 +178,14 @@ func (s *shard) prefetchFlow(h uint64) {
 // process applies one segment; seq numbers packets in reading order from 1,
 // h is the key's Hash (computed by the caller that picked the shard).
 func (s *shard) process(p *segment, seq, h uint64) {
+	if s.hosts != nil {
+		s.hosts.process(p, seq, h, s.exists)
+	}
+	s.track(p, seq, h)
+}
+
+// track is conntrack's part of process.
+func (s *shard) track(p *segment, seq, h uint64) {
 	s.stats.Segments++
 	pos, reply, ok := s.ix.find(&s.flows, &p.Key, h)
 	if ok && s.flows.at(pos).Expires <= p.TS {
@@ -175,11 +213,13 @@ func (s *shard) process(p *segment, seq, h uint64) {
 	switch r.Verdict {
 	case fsm.Invalid:
 		s.stats.Invalid++
+		s.report(p, seq, pos, dir, &r)
 		if r.Shrink {
 			// nf_tcp_handle_invalid: an out-of-window FIN/RST exchange
 			// shortens a long timer (no counters, no event).
 			if e := r.NextExpiry(p.TS, f.Expires); e != f.Expires {
 				s.tm.arm(&s.flows, pos, p.TS, e-p.TS)
+				s.reportShrunk(&r)
 			}
 		}
 		return
@@ -194,6 +234,7 @@ func (s *shard) process(p *segment, seq, h uint64) {
 	case fsm.Kill:
 		s.stats.Accepted++
 		s.account(pos, dir, p.IPLen, p.TCP.Flags)
+		s.report(p, seq, pos, dir, &r)
 		s.destroy(pos, p.TS, seq, Killed, h)
 		return
 	case fsm.Reopen:
@@ -201,18 +242,23 @@ func (s *shard) process(p *segment, seq, h uint64) {
 		// so that every segment lands in exactly one verdict counter.
 		s.destroy(pos, p.TS, seq, Reopened, h)
 		s.stats.Segments--
-		s.process(p, seq, h)
+		s.track(p, seq, h)
 		return
 	}
 	if r.Events != 0 && s.recordEvents && !s.destroyOnly {
 		s.events = append(s.events, Event{Type: EventUpdate, TS: p.TS, Seq: seq, Changes: r.Events, Flow: s.flow(pos)})
 	}
+	s.report(p, seq, pos, dir, &r)
 }
 
 func (s *shard) create(p *segment, seq, h uint64) {
 	var c fsm.Conn
 	if !c.Start(s.cfg, &p.TCP) {
 		s.stats.Invalid++
+		if s.packets != PacketsNone {
+			r := fsm.Result{Verdict: fsm.Invalid, Reason: fsm.RefusalReason(s.cfg, &p.TCP)}
+			s.report(p, seq, noFlow, fsm.Original, &r)
+		}
 		return
 	}
 	r := c.Update(s.cfg, fsm.Original, &p.TCP)
@@ -220,6 +266,8 @@ func (s *shard) create(p *segment, seq, h uint64) {
 	case fsm.Invalid, fsm.Kill, fsm.Reopen:
 		// Never confirmed: the kernel drops the unconfirmed entry.
 		s.stats.Invalid++
+		r.Verdict = fsm.Invalid
+		s.report(p, seq, noFlow, fsm.Original, &r)
 		return
 	}
 	if s.maxFlows > 0 && s.count >= s.maxFlows && !s.earlyDrop(p.TS, seq) {
@@ -256,6 +304,7 @@ func (s *shard) create(p *segment, seq, h uint64) {
 	if s.recordEvents && !s.destroyOnly {
 		s.events = append(s.events, Event{Type: EventNew, TS: p.TS, Seq: seq, Flow: s.flow(pos)})
 	}
+	s.report(p, seq, pos, fsm.Original, &r)
 }
 
 func (s *shard) alloc() uint32 {
@@ -333,8 +382,12 @@ func (s *shard) earlyDrop(now int64, seq uint64) bool {
 	return true
 }
 
-// sweep expires every flow whose timeout ran out by now: O(expired).
+// sweep expires every flow whose timeout ran out by now: O(expired); and
+// looks at a few host pairs for ones that are over.
 func (s *shard) sweep(now int64) {
+	if s.hosts != nil {
+		s.hosts.sweep(now, s.exists)
+	}
 	for li := range s.tm.lists {
 		for {
 			pos := s.tm.lists[li].head
@@ -374,10 +427,20 @@ func (s *shard) appendLive(dst []Flow) []Flow {
 	return dst
 }
 
-// dropIndex frees the lookup index once no more packets will come.
+// dropIndex frees the lookup index once no more packets will come (the
+// host pairs keep theirs: flows are matched to them on output).
 func (s *shard) dropIndex() {
 	s.ix.release()
 	s.free = nil
+}
+
+// appendHostPairs appends a copy of every host pair the shard holds
+// (none unless it keeps them).
+func (s *shard) appendHostPairs(dst []HostPair) []HostPair {
+	if s.hosts == nil {
+		return dst
+	}
+	return s.hosts.appendLive(dst)
 }
 
 // snapshot copies the live flows.

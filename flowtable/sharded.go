@@ -35,6 +35,16 @@ type Config struct {
 	// counters and TCP flags (Flow.Start, Last, Packets, Bytes, TCPFlags;
 	// 56 bytes a flow). Off, they stay zero.
 	Acct bool
+	// Packets adds an EventPacket to the event stream for the packets it
+	// selects (needs OnEvents): the packet, its verdict and the kernel's
+	// reason, and its headers when added with AddWire or Refuse.
+	Packets PacketEvents
+	// Hosts, when set, tracks each tuple's two endpoint sockets as the
+	// hosts hold them (fsm.Hosts, with these settings): handed out with
+	// every Flow and, for tuples conntrack has no entry for too, by
+	// Result.HostPairs. About 300 bytes a tuple; the pairs count against
+	// MaxFlows on their own.
+	Hosts *fsm.HostConfig
 }
 
 type item struct {
@@ -49,6 +59,10 @@ type batch struct {
 	through int64            // capture time up to which the producer has read
 	snap    chan<- shardSnap // when set, the shard answers with a copy of its flows
 	census  chan<- Census    // when set, the shard answers with its counts
+	// When the table reports packets: per item, a refusal reason and its
+	// wire headers' place in the arena (parallel to items).
+	extra []itemExtra
+	wire  []byte
 }
 
 // shardSnap is one shard's copy of its live flows and, when kept, their
@@ -72,6 +86,7 @@ type Table struct {
 	seq      uint64
 	clock    int64
 	lastTick int64
+	refused  uint64 // Refuse calls while packets are not reported (counted here, no shard sees them)
 
 	active []atomic.Int64 // per shard, stored once per batch (progress display)
 
@@ -112,6 +127,13 @@ func New(cfg Config) *Table {
 	for i := range cfg.Shards {
 		s := newShard(&t.fsmCfg, perShard, cfg.OnEvents != nil)
 		s.keepSums, s.keepAcct, s.destroyOnly = cfg.Summaries, cfg.Acct, cfg.DestroyEventsOnly
+		if cfg.OnEvents == nil {
+			t.cfg.Packets = PacketsNone
+		}
+		s.reportPackets(t.cfg.Packets)
+		if cfg.Hosts != nil {
+			s.hosts = newHostTable(cfg.Hosts, perShard)
+		}
 		t.shards = append(t.shards, s)
 		t.filling = append(t.filling, nil)
 		if cfg.Shards == 1 {
@@ -143,7 +165,19 @@ const prefetchFrom = 1 << 14
 // a snapshot request and passes events on.
 func (t *Table) process(i int, s *shard, b *batch) {
 	items := b.items
-	if s.len() < prefetchFrom {
+	if len(b.extra) == len(items) && len(items) > 0 {
+		// Packets are reported: each carries its headers, some a refusal.
+		for j := range items {
+			ex := &b.extra[j]
+			s.curWire, s.curFrame = b.wire[ex.start:ex.end], ex.frame
+			if ex.why.Code != fsm.NoReason {
+				s.refuse(&items[j].seg, items[j].seq, ex.why)
+			} else {
+				s.process(&items[j].seg, items[j].seq, items[j].hash)
+			}
+		}
+		s.curWire, s.curFrame = nil, 0
+	} else if s.len() < prefetchFrom {
 		for j := range items {
 			s.process(&items[j].seg, items[j].seq, items[j].hash)
 		}
@@ -171,13 +205,13 @@ func (t *Table) process(i int, s *shard, b *batch) {
 		b.snap = nil
 	}
 	if b.census != nil {
-		b.census <- s.census()
+		b.census <- s.census(b.through)
 		b.census = nil
 	}
 	if t.evIn != nil {
 		t.evIn <- evBatch{shard: i, events: s.takeEvents(nil), watermark: b.through}
 	}
-	b.items = b.items[:0]
+	b.items, b.extra, b.wire = b.items[:0], b.extra[:0], b.wire[:0]
 	if b.chunk != nil {
 		t.partDone(b.chunk)
 		return
@@ -231,6 +265,43 @@ func (t *Table) Add(p *Packet) {
 	it := &b.items[n]
 	it.seg.Key, it.seg.TS, it.seg.IPLen, it.seg.TCP = k, p.TS, p.IPLen, p.TCP
 	it.seq, it.hash = t.seq, h
+	if t.cfg.Packets != PacketsNone {
+		b.extra = append(b.extra, itemExtra{start: uint32(len(b.wire)), end: uint32(len(b.wire))})
+	}
+	if len(b.items) == cap(b.items) {
+		t.send(si)
+	}
+	if t.clock-t.lastTick >= t.cfg.TickEvery {
+		t.Tick(t.clock)
+	}
+}
+
+// add is AddWire and Refuse: one item, with its extra when packets are
+// reported.
+func (t *Table) add(p *Packet, frame uint64, why fsm.Reason, wire []byte) {
+	t.seq++
+	if p.TS > t.clock {
+		t.clock = p.TS
+	}
+	if why.Code != fsm.NoReason && t.cfg.Packets == PacketsNone {
+		t.refused++
+		return
+	}
+	k := MakeKey(p.Src, p.Dst, p.TCP.SrcPort, p.TCP.DstPort)
+	h := k.hash()
+	si := t.shardOf(h)
+	b := t.filling[si]
+	if b == nil {
+		b = t.batch()
+		t.filling[si] = b
+	}
+	b.items = append(b.items, item{seg: segment{Key: k, TS: p.TS, IPLen: p.IPLen, TCP: p.TCP}, seq: t.seq, hash: h})
+	if t.cfg.Packets != PacketsNone {
+		ex := itemExtra{why: why, start: uint32(len(b.wire)), frame: frame}
+		b.wire = append(b.wire, wire[:min(len(wire), maxWire)]...)
+		ex.end = uint32(len(b.wire))
+		b.extra = append(b.extra, ex)
+	}
 	if len(b.items) == cap(b.items) {
 		t.send(si)
 	}
@@ -334,6 +405,7 @@ func (t *Table) Close(now int64) Result {
 	}
 	t.wg.Wait()
 	res := Result{shards: t.shards}
+	res.Stats.Segments, res.Stats.Invalid, res.Stats.Refused = t.refused, t.refused, t.refused
 	total := 0
 	for i, s := range t.shards {
 		s.expireAll(now)

@@ -63,3 +63,41 @@ func TestUpdateAllocs(t *testing.T) {
 		t.Errorf("%v allocations per connection, want 0", n)
 	}
 }
+
+func BenchmarkHostsUpdate(b *testing.B) {
+	cfg := DefaultHostConfig()
+	segs, dirs := benchFlow()
+	var h Hosts
+	for i := range segs {
+		h.Update(&cfg, dirs[i], &segs[i], int64(i)*1e6)
+	}
+	if so := h.Socket(&cfg, Original, int64(len(segs))*1e6); so.State != SockTimeWait {
+		b.Fatalf("the client ends in %v", so.State)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		h = Hosts{}
+		for i := range segs {
+			h.Update(&cfg, dirs[i], &segs[i], int64(i)*1e6)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(segs)), "ns/pkt")
+}
+
+// TestHostsUpdateAllocs: the host model allocates nothing either.
+func TestHostsUpdateAllocs(t *testing.T) {
+	cfg := DefaultHostConfig()
+	segs, dirs := benchFlow()
+	var h Hosts
+	n := testing.AllocsPerRun(100, func() {
+		h = Hosts{}
+		for i := range segs {
+			h.Update(&cfg, dirs[i], &segs[i], int64(i)*1e6)
+		}
+		_ = h.Socket(&cfg, Reply, int64(len(segs))*1e6)
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per connection, want 0", n)
+	}
+}

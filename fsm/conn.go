@@ -51,6 +51,10 @@ type Result struct {
 	Shrink  bool
 	Timeout time.Duration // valid when Refresh or Shrink
 	Events  Events
+	// Reason says why the verdict is Ignore or Invalid: the kernel's
+	// log message as data. NoReason for the other verdicts, and for
+	// window failures accepted because the check is liberal.
+	Reason Reason
 }
 
 // shrinkFloor is nf_tcp_handle_invalid's fixed threshold: entries with less
@@ -72,8 +76,8 @@ func (r *Result) NextExpiry(now, expires int64) int64 {
 	return expires
 }
 
-// Conn is one tracked connection: conntrack's view (struct ip_ct_tcp plus
-// the status bits) and each endpoint's inferred socket state. It is a plain
+// Conn is one tracked connection as conntrack sees it (struct ip_ct_tcp
+// plus the status bits); each endpoint's own socket is Hosts'. It is a plain
 // value with no pointers, so a flow table can hold it inline. The zero value
 // is not a connection: call Start first.
 //
@@ -95,13 +99,6 @@ type Conn struct {
 	lastWscale uint8
 	lastFlags  peerFlags
 	status     Status
-
-	// Socket-state inference, see endpoint.go: each side's endpoint, kept
-	// as separate arrays so that the one-byte fields fill the gap above
-	// (84 bytes in all; a flow table holds one Conn per flow).
-	epState [2]SockState
-	epFlags [2]epFlags
-	epSeq   [2]epSeqs
 }
 
 // State is the conntrack TCP state.
@@ -109,10 +106,6 @@ func (c *Conn) State() State { return c.state }
 
 // Status returns the SeenReply/Assured bits.
 func (c *Conn) Status() Status { return c.status }
-
-// Sockets returns each endpoint's inferred socket state: orig is the side
-// that sent the connection's first packet, reply the other one.
-func (c *Conn) Sockets() (orig, reply SockState) { return c.epState[Original], c.epState[Reply] }
 
 // Start prepares c for the first packet of a new connection (ORIGINAL
 // direction by definition): the kernel's flag check and tcp_new. It returns
@@ -147,8 +140,6 @@ func (c *Conn) Start(cfg *Config, s *Segment) bool {
 		o.tdMaxEnd = o.tdEnd + o.tdMaxWin
 		c.seen[Original].flags = flagSackPerm | flagBeLiberal
 		c.seen[Reply].flags = flagSackPerm | flagBeLiberal
-		c.epState[Original] = SockEstablished
-		c.epState[Reply] = SockEstablished
 	default:
 		return false
 	}
@@ -157,14 +148,14 @@ func (c *Conn) Start(cfg *Config, s *Segment) bool {
 }
 
 // Update runs one packet travelling in direction dir through the machine:
-// nf_conntrack_tcp_packet, then the core's SEEN_REPLY step, then the
-// endpoint inference. It allocates nothing and never panics.
+// nf_conntrack_tcp_packet, then the core's SEEN_REPLY step. It allocates
+// nothing and never panics.
 func (c *Conn) Update(cfg *Config, dir Dir, s *Segment) Result {
 	dir &= 1
 	if !validFlags(s.Flags) {
-		return Result{Verdict: Invalid}
+		return Result{Verdict: Invalid, Reason: Reason{Code: ReasonBadFlags}}
 	}
-	r, rstAccepted := c.track(cfg, dir, s)
+	r := c.track(cfg, dir, s)
 	switch r.Verdict {
 	case Invalid, Reopen:
 		return r
@@ -181,17 +172,15 @@ func (c *Conn) Update(cfg *Config, dir Dir, s *Segment) Result {
 			r.Events |= EvSeenReply
 		}
 	}
-	c.updateEndpoints(dir, s, r.Verdict, rstAccepted)
 	return r
 }
 
-// track is nf_conntrack_tcp_packet after tcp_error/tcp_new. The second
-// result reports a RST that conntrack took as closing (state now CLOSE).
-func (c *Conn) track(cfg *Config, dir Dir, s *Segment) (Result, bool) {
+// track is nf_conntrack_tcp_packet after tcp_error/tcp_new.
+func (c *Conn) track(cfg *Config, dir Dir, s *Segment) Result {
 	old := c.state
 	idx := classify(s.Flags)
 	next := transitions[dir][idx][old]
-	skipWindow, resynced := false, false
+	skipWindow := false
 
 	switch next {
 	case SynSent:
@@ -202,7 +191,7 @@ func (c *Conn) track(cfg *Config, dir Dir, s *Segment) (Result, bool) {
 		// TIME_WAIT; also an aborted (RST) one the client restarts.
 		if (c.seen[dir].flags|c.seen[dir^1].flags)&flagCloseInit != 0 ||
 			(c.lastDir == dir && c.lastIndex == clsRST) {
-			return Result{Verdict: Reopen}, false
+			return Result{Verdict: Reopen}
 		}
 		fallthrough
 	case stIgnore:
@@ -211,20 +200,19 @@ func (c *Conn) track(cfg *Config, dir Dir, s *Segment) (Result, bool) {
 			// sync and we are not. Rebuild from the remembered SYN.
 			old, next = SynSent, SynRecv
 			c.resync(dir)
-			resynced = true
 			break
 		}
 		c.noteIgnored(dir, idx, old, s)
-		return Result{Verdict: Ignore}, false
+		return Result{Verdict: Ignore, Reason: Reason{Code: ReasonIgnored, Index: uint8(idx), Dir: dir, State: old}}
 	case stInvalid:
-		return Result{Verdict: Invalid}, false
+		return Result{Verdict: Invalid, Reason: Reason{Code: ReasonInvalidState, Index: uint8(idx), Dir: dir, State: old}}
 	case TimeWait:
 		// RFC 5961 challenge ACK to a SYN in LAST_ACK: it does not ack
 		// the last FIN.
 		if old == LastAck && idx == clsACK && c.lastDir != dir && c.lastIndex == clsSYN &&
 			c.lastFlags&flagChallengeAck != 0 {
 			c.lastFlags &^= flagChallengeAck
-			return Result{Verdict: Ignore}, false
+			return Result{Verdict: Ignore, Reason: Reason{Code: ReasonChallengeAck, Index: uint8(idx), Dir: dir, State: old}}
 		}
 	case SynSent2:
 		c.lastFlags |= flagSimultaneousOpen
@@ -242,28 +230,22 @@ func (c *Conn) track(cfg *Config, dir Dir, s *Segment) (Result, bool) {
 		next, chk = c.checkRST(cfg, dir, s, old, next)
 		switch chk {
 		case rstInvalid:
-			return Result{Verdict: Invalid}, false
+			return Result{Verdict: Invalid, Reason: Reason{Code: ReasonInvalidRST, Index: uint8(idx), Dir: dir, State: old}}
 		case rstInWindow:
 			skipWindow = true
 		}
 	}
 
 	if !skipWindow {
-		switch c.inWindow(cfg, dir, idx, s) {
+		switch act, why := c.inWindow(cfg, dir, idx, s); act {
 		case winIgnore:
-			return Result{Verdict: Ignore}, false
+			return Result{Verdict: Ignore, Reason: why}
 		case winInvalid:
-			return c.handleInvalid(cfg, dir, idx), false
+			return c.handleInvalid(cfg, dir, idx, why)
 		}
 	}
 
 	// In window from here on.
-	if resynced {
-		// Only now: the kernel keeps the rebuilt window data even when
-		// the SYN-ACK then fails the window check, but a packet it
-		// rejects tells nothing about the sockets.
-		c.resyncEndpoints(dir)
-	}
 	c.lastIndex = idx
 	c.lastDir = dir
 	c.state = next
@@ -291,15 +273,14 @@ func (c *Conn) track(cfg *Config, dir Dir, s *Segment) (Result, bool) {
 	if next != old {
 		ev |= EvState
 	}
-	rstClosed := idx == clsRST && next == Close
 	if c.status&SeenReply == 0 {
 		// Only a RST came back: not a connection worth keeping.
 		if idx == clsRST {
-			return Result{Verdict: Kill}, rstClosed
+			return Result{Verdict: Kill}
 		}
 		// A retransmitted SYN must not keep an unanswered entry alive.
 		if idx == clsSYN && old == SynSent {
-			return Result{Verdict: Accept, Events: ev}, false
+			return Result{Verdict: Accept, Events: ev}
 		}
 		// Unreplied mid-stream pickup: no long ESTABLISHED timer.
 		if next == Established && timeout > t[TimeoutUnacknowledged] {
@@ -309,7 +290,7 @@ func (c *Conn) track(cfg *Config, dir Dir, s *Segment) (Result, bool) {
 		c.status |= Assured
 		ev |= EvAssured
 	}
-	return Result{Verdict: Accept, Refresh: true, Timeout: timeout, Events: ev}, rstClosed
+	return Result{Verdict: Accept, Refresh: true, Timeout: timeout, Events: ev}
 }
 
 // noteIgnored is the IGNORE path's bookkeeping: remember the packet so a
@@ -362,13 +343,14 @@ func (c *Conn) resync(dir Dir) {
 // out-of-window FIN/RST answering one from the other side means the ends
 // and conntrack disagree; shorten the timer rather than keep a dead entry
 // for days.
-func (c *Conn) handleInvalid(cfg *Config, dir Dir, idx class) Result {
-	r := Result{Verdict: Invalid}
+func (c *Conn) handleInvalid(cfg *Config, dir Dir, idx class, why Reason) Result {
+	r := Result{Verdict: Invalid, Reason: why}
 	if c.status&Assured == 0 || (idx != clsRST && idx != clsFIN) {
 		return r
 	}
 	if c.lastDir != dir && (c.lastIndex == clsFIN || c.lastIndex == clsRST) {
 		r.Shrink = true
+		r.Reason.Prev = uint8(c.lastIndex)
 		r.Timeout = cfg.Timeouts[TimeoutUnacknowledged]
 	} else {
 		c.lastIndex = idx

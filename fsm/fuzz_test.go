@@ -3,6 +3,7 @@ package fsm
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,10 +80,6 @@ func checkStep(before Conn, c *Conn, seg *Segment, r Result, maxTimeout time.Dur
 	if !c.State().Valid() {
 		return fmt.Errorf("state %d invalid", c.State())
 	}
-	o, p := c.Sockets()
-	if o >= numSockStates || p >= numSockStates {
-		return fmt.Errorf("socket states %d/%d invalid", o, p)
-	}
 	if c.Status()&Assured != 0 && c.Status()&SeenReply == 0 {
 		return fmt.Errorf("assured without seen-reply")
 	}
@@ -95,11 +92,21 @@ func checkStep(before Conn, c *Conn, seg *Segment, r Result, maxTimeout time.Dur
 	if r.Shrink && r.Verdict != Invalid {
 		return fmt.Errorf("shrink with verdict %v", r.Verdict)
 	}
-	bo, bp := before.Sockets()
+	// A reason exactly for what was not simply accepted, and of its kind.
+	notAccepted := r.Verdict == Ignore || r.Verdict == Invalid
+	if notAccepted != (r.Reason.Code != NoReason) || (r.Verdict == Invalid) != r.Reason.Invalid() && notAccepted {
+		return fmt.Errorf("verdict %v with reason %v (%q)", r.Verdict, r.Reason.Code, r.Reason)
+	}
+	if text := r.Reason.String(); r.Reason.Code >= numReasonCodes || text == "" || strings.Contains(text, "unknown") {
+		return fmt.Errorf("reason %d reads %q", r.Reason.Code, text)
+	}
+	if r.Shrink && !strings.Contains(r.TimeoutReason().String(), "lower timeout to") {
+		return fmt.Errorf("shrink line %q", r.TimeoutReason())
+	}
 	switch r.Verdict {
 	case Invalid:
-		if c.State() != before.State() || c.Status() != before.Status() || o != bo || p != bp || r.Events != 0 {
-			return fmt.Errorf("invalid packet changed the entry: %v %v/%v -> %v %v/%v", before.State(), bo, bp, c.State(), o, p)
+		if c.State() != before.State() || c.Status() != before.Status() || r.Events != 0 {
+			return fmt.Errorf("invalid packet changed the entry: %v -> %v", before.State(), c.State())
 		}
 	case Ignore:
 		if c.State() != before.State() || r.Events&^EvSeenReply != 0 {

@@ -13,24 +13,35 @@ import (
 //	"> S. 1000 5001 w=512 len=10 ws=7 sp mss=1460 ts sack=6000 | accept SYN_RECV 60 R SYN_SENT SYN_RECV ev=state"
 //
 // left of '|': direction ('>' A→B, '<' B→A), flags as tcpdump prints them
-// ("none" for no flags), seq, ack, then options (w= window, default 64000).
+// ("none" for no flags), seq, ack, then options (w= window, default 64000;
+// t= the capture time in seconds from the start, default 1 ms after the
+// step before).
 // Right of '|': verdict (accept ignore invalid kill nostart, or reopen: the
 // packet got Reopen and was then run as the first packet of a new
 // connection, the rest of the line checking that second run), conntrack
 // state, timeout in seconds ("-" = no refresh, "shrinkN" = Invalid with a
 // timer shrink to N s), status ("-", "R" seen reply, "RA" plus assured),
-// A's and B's socket states ("-" unknown), optional ev=a,b (default: not
-// checked). "*" skips a field.
+// A's and B's socket states as Hosts sees them ("-" unknown, GONE; a
+// trailing "?" when unconfirmed, compared only when the expectation has
+// it), optional ev=a,b (default: not checked). "*" skips a field.
 
 type step struct {
 	line string
 	dirA bool // sent by A
 	seg  Segment
+	at   int64 // capture time (ns from the start); -1: 1 ms after the step before
 	want expect
 }
 
 type expect struct {
 	verdict, state, timeout, status, sockA, sockB, events string
+	// why is the model's reason for an ignored or invalid packet (and
+	// the timer-shrink line after it); shown in transcripts, not part of
+	// the one-line expectation. logged is what the kernel should log for
+	// the packet, shrink its second line when the timer really shrinks.
+	why    string
+	logged []string
+	shrink string
 }
 
 func parseFlags(t testing.TB, s string) Flags {
@@ -81,7 +92,7 @@ func parseStep(t testing.TB, line string) step {
 	if len(in) < 4 {
 		t.Fatalf("short packet in %q", line)
 	}
-	st := step{line: line}
+	st := step{line: line, at: -1}
 	switch in[0] {
 	case ">":
 		st.dirA = true
@@ -107,6 +118,12 @@ func parseStep(t testing.TB, line string) step {
 			st.seg.HasTS = true
 		case "sack":
 			st.seg.HasSack, st.seg.SackRight = true, atou(t, v)
+		case "t":
+			secs, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("bad time %q in %q", v, line)
+			}
+			st.at = int64(secs * 1e9)
 		default:
 			t.Fatalf("bad option %q in %q", o, line)
 		}
@@ -127,18 +144,39 @@ func parseStep(t testing.TB, line string) step {
 }
 
 // runner replays steps against one Conn slot, starting connections as the
-// flow table would: Start on the first packet, again after Kill or Reopen.
+// flow table would: Start on the first packet, again after Kill or Reopen;
+// and against one Hosts, which lives across conntrack's entries.
 type runner struct {
 	cfg     *Config
+	hcfg    HostConfig
 	c       Conn
 	live    bool
 	origIsA bool
 	cells   *[2][numClasses][numStates]bool // table cells exercised
+
+	hosts   Hosts
+	started bool  // hosts saw a segment
+	firstA  bool  // side 0 of hosts is A
+	now     int64 // capture time of the current step
 }
 
 // got is what one step produced, rendered like an expectation.
 func (r *runner) step(t testing.TB, st step) expect {
 	seg := st.seg
+	if st.at >= 0 {
+		r.now = st.at
+	} else {
+		r.now += int64(time.Millisecond)
+	}
+	if !r.started {
+		r.started, r.firstA = true, st.dirA
+	}
+	hd := Original
+	if st.dirA != r.firstA {
+		hd = Reply
+	}
+	hseg := seg
+	r.hosts.Update(&r.hcfg, hd, &hseg, r.now)
 	if !r.live {
 		return r.start(st.dirA, &seg, "")
 	}
@@ -162,7 +200,16 @@ func (r *runner) start(dirA bool, seg *Segment, verdict string) expect {
 	}
 	if !r.c.Start(r.cfg, seg) {
 		r.live = false
-		return expect{verdict: "nostart", state: "*", timeout: "*", status: "*", sockA: "*", sockB: "*", events: "*"}
+		a, b := Original, Reply
+		if !r.firstA {
+			a, b = b, a
+		}
+		why := RefusalReason(r.cfg, seg)
+		e := expect{verdict: "nostart", state: "*", timeout: "*", status: "*", sockA: r.sockText(a), sockB: r.sockText(b), events: "*", why: why.String()}
+		if why.Logged() {
+			e.logged = []string{why.String()}
+		}
+		return e
 	}
 	r.live, r.origIsA = true, dirA
 	res := r.c.Update(r.cfg, Original, seg)
@@ -176,6 +223,16 @@ func (r *runner) start(dirA bool, seg *Segment, verdict string) expect {
 
 func (r *runner) render(res Result, verdict string) expect {
 	g := expect{verdict: verdict, state: r.c.State().String(), timeout: "-", status: "-", events: res.Events.String()}
+	if res.Reason.Code != NoReason {
+		g.why = res.Reason.String()
+		if res.Reason.Logged() {
+			g.logged = []string{g.why}
+		}
+		if res.Shrink {
+			g.shrink = res.TimeoutReason().String()
+			g.why += "; " + g.shrink
+		}
+	}
 	switch {
 	case res.Refresh:
 		g.timeout = strconv.Itoa(int(res.Timeout / time.Second))
@@ -188,15 +245,24 @@ func (r *runner) render(res Result, verdict string) expect {
 			g.status = "RA"
 		}
 	}
-	o, p := r.c.Sockets()
-	if !r.origIsA {
-		o, p = p, o
+	a, b := Original, Reply
+	if !r.firstA {
+		a, b = b, a
 	}
-	g.sockA, g.sockB = o.String(), p.String()
+	g.sockA, g.sockB = r.sockText(a), r.sockText(b)
 	if res.Verdict == Kill || res.Verdict == Invalid && !r.liveAfterInvalid() {
 		r.live = false
 	}
 	return g
+}
+
+// sockText is a side's socket as the expectations write it.
+func (r *runner) sockText(d Dir) string {
+	so := r.hosts.Socket(&r.hcfg, d, r.now)
+	if so.State != SockUnknown && !so.Confirmed {
+		return so.State.String() + "?"
+	}
+	return so.State.String()
 }
 
 // liveAfterInvalid: an Invalid first packet means the entry never existed.
@@ -204,13 +270,26 @@ func (r *runner) liveAfterInvalid() bool { return r.c.State() != None }
 
 func match(want, got string) bool { return want == "*" || want == got }
 
+// matchSock compares a socket column: "?" (unconfirmed) counts only when
+// the expectation writes it.
+func matchSock(want, got string) bool {
+	if want == "*" || want == got {
+		return true
+	}
+	return !strings.HasSuffix(want, "?") && strings.TrimSuffix(got, "?") == want
+}
+
 func (e expect) String() string {
-	return fmt.Sprintf("%s %s %s %s %s %s ev=%s", e.verdict, e.state, e.timeout, e.status, e.sockA, e.sockB, e.events)
+	s := fmt.Sprintf("%s %s %s %s %s %s ev=%s", e.verdict, e.state, e.timeout, e.status, e.sockA, e.sockB, e.events)
+	if e.why != "" {
+		s += " why=" + strconv.Quote(e.why)
+	}
+	return s
 }
 
 func (e expect) matches(g expect) bool {
 	return match(e.verdict, g.verdict) && match(e.state, g.state) && match(e.timeout, g.timeout) &&
-		match(e.status, g.status) && match(e.sockA, g.sockA) && match(e.sockB, g.sockB) && match(e.events, g.events)
+		match(e.status, g.status) && matchSock(e.sockA, g.sockA) && matchSock(e.sockB, g.sockB) && match(e.events, g.events)
 }
 
 type scenario struct {
@@ -225,7 +304,7 @@ func runScenario(t *testing.T, sc scenario, cells *[2][numClasses][numStates]boo
 	if sc.cfg != nil {
 		sc.cfg(&cfg)
 	}
-	r := runner{cfg: &cfg, cells: cells}
+	r := runner{cfg: &cfg, hcfg: DefaultHostConfig(), cells: cells}
 	var transcript []string
 	for i, line := range sc.steps {
 		st := parseStep(t, line)

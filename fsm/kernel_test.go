@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/kmsg"
 )
 
 var kernelCheck = flag.Bool("kernel", false, "replay the scenarios through a live router namespace (root; creates and removes network namespaces)")
@@ -26,7 +28,9 @@ var kernelCheck = flag.Bool("kernel", false, "replay the scenarios through a liv
 // entry (state, remaining timer, [UNREPLIED]/[ASSURED], per-direction
 // packet counters, or its absence) must match the model. Steps are 1.2 s
 // apart so that a missing or extra timer refresh shows. Invalid and Ignore
-// both leave the entry alone and are not told apart here.
+// both leave the entry alone; the lines the router's conntrack logs for
+// each packet (nf_conntrack_log_invalid) must be the model's reasons, word
+// for word.
 func TestKernel(t *testing.T) {
 	if !*kernelCheck {
 		t.Skip("needs -kernel")
@@ -39,7 +43,7 @@ func TestKernel(t *testing.T) {
 
 	var all []scenario
 	all = append(all, scenarios...)
-	all = append(all, endpointScenarios...)
+	all = append(all, hostScenarios...)
 	all = append(all, probeScenarios()...)
 	// Default-config scenarios run together; each other configuration
 	// runs alone, as the router's sysctls are per namespace.
@@ -73,6 +77,11 @@ func TestKernel(t *testing.T) {
 		for _, r := range report {
 			t.Errorf("[%s] %s", key, r)
 		}
+	}
+	// A test that saw no line at all would prove nothing about them.
+	t.Logf("%d conntrack log lines, each the model's reason for its packet", k.logSeen)
+	if k.logSeen == 0 {
+		t.Error("the router's conntrack logged nothing: nf_conntrack_log_invalid did not work")
 	}
 }
 
@@ -116,6 +125,14 @@ type kernelRig struct {
 	fdA, fdB int
 	sleeper  *exec.Cmd
 	procPath string
+
+	// The router's conntrack log: lines read so far, by port pair.
+	restoreLog func() error
+	kmsg       *kmsg.Reader
+	macs       [2]string // the router's interfaces: only their lines count
+	logMu      sync.Mutex
+	logs       map[[2]uint16][]string
+	logSeen    int // lines handed out
 }
 
 func newKernelRig(t *testing.T) *kernelRig {
@@ -151,6 +168,20 @@ func newKernelRig(t *testing.T) *kernelRig {
 	in("r", "ip", "neigh", "add", kernB, "lladdr", mac("b", "br"), "dev", "rb", "nud", "permanent")
 	// Any ct expression makes the namespace register conntrack's hooks.
 	in("r", "nft", "add table inet fsmk; add chain inet fsmk c { type filter hook forward priority 0; }; add rule inet fsmk c ct state new counter")
+	// Log every packet conntrack finds invalid or ignores (the kernel
+	// writes a netns's lines only with nf_log_all_netns=1 in the initial
+	// namespace, set for the test's duration).
+	in("r", "sysctl", "-qw", "net.netfilter.nf_conntrack_log_invalid=6", "net.netfilter.nf_log.2=nf_log_ipv4")
+	k.macs = [2]string{mac("r", "ra"), mac("r", "rb")}
+	var lerr error
+	if k.restoreLog, lerr = kmsg.EnableAllNetns(); lerr == nil {
+		k.kmsg, lerr = kmsg.Open()
+	}
+	if lerr != nil {
+		k.close()
+		t.Fatal(lerr)
+	}
+	k.logs = map[[2]uint16][]string{}
 	k.sleeper = exec.Command("ip", "netns", "exec", k.prefix+"r", "sleep", "3600")
 	if err := k.sleeper.Start(); err != nil {
 		k.close()
@@ -170,6 +201,14 @@ func newKernelRig(t *testing.T) *kernelRig {
 }
 
 func (k *kernelRig) close() {
+	if k.kmsg != nil {
+		k.kmsg.Close()
+	}
+	if k.restoreLog != nil {
+		if err := k.restoreLog(); err != nil {
+			fmt.Fprintln(os.Stderr, "fsm kernel test:", err)
+		}
+	}
 	if k.sleeper != nil && k.sleeper.Process != nil {
 		k.sleeper.Process.Kill()
 		k.sleeper.Wait()
@@ -267,6 +306,35 @@ func (k *kernelRig) lookup(portA, portB uint16) (kernelEntry, bool, error) {
 	return kernelEntry{}, false, sc.Err()
 }
 
+// logLines hands over the conntrack log lines of the flow between
+// 10.99.1.1:portA and 10.99.2.1:portB logged since the last call, as
+// "REASON" each (the packet part is the injector's own).
+func (k *kernelRig) logLines(portA, portB uint16) ([]string, error) {
+	k.logMu.Lock()
+	defer k.logMu.Unlock()
+	err := k.kmsg.Drain(func(msg string) {
+		e, ok := kmsg.Parse(msg)
+		if !ok || !e.HasMAC(k.macs[0]) && !e.HasMAC(k.macs[1]) {
+			return
+		}
+		sp, _ := strconv.Atoi(e.Field("SPT"))
+		dp, _ := strconv.Atoi(e.Field("DPT"))
+		key := [2]uint16{uint16(sp), uint16(dp)}
+		if e.Field("SRC") != kernA {
+			key = [2]uint16{uint16(dp), uint16(sp)}
+		}
+		k.logs[key] = append(k.logs[key], e.Reason)
+	})
+	if k.kmsg.Lost > 0 {
+		err = fmt.Errorf("the kernel log overran: %d records lost", k.kmsg.Lost)
+	}
+	key := [2]uint16{portA, portB}
+	lines := k.logs[key]
+	delete(k.logs, key)
+	k.logSeen += len(lines)
+	return lines, err
+}
+
 // replay runs one scenario against model and kernel; it returns a report
 // of the steps when any disagreed, else "".
 func (k *kernelRig) replay(t *testing.T, sc scenario, portA, portB uint16) string {
@@ -310,10 +378,24 @@ func (k *kernelRig) replay(t *testing.T, sc scenario, portA, portB uint16) strin
 		if n, err := strconv.Atoi(model.timeout); err == nil {
 			count[side]++
 			expiry = sent.Add(time.Duration(n) * time.Second)
-		} else if n, ok := strings.CutPrefix(model.timeout, "shrink"); ok {
+		}
+		wantLog := model.logged
+		if n, ok := strings.CutPrefix(model.timeout, "shrink"); ok {
 			to, _ := strconv.Atoi(n)
 			res := Result{Verdict: Invalid, Shrink: true, Timeout: time.Duration(to) * time.Second}
-			expiry = time.Unix(0, res.NextExpiry(sent.UnixNano(), expiry.UnixNano()))
+			next := time.Unix(0, res.NextExpiry(sent.UnixNano(), expiry.UnixNano()))
+			if !next.Equal(expiry) {
+				// The kernel says so when it shortens the timer.
+				wantLog = append(append([]string(nil), wantLog...), model.shrink)
+			}
+			expiry = next
+		}
+		gotLog, err := k.logLines(portA, portB)
+		if err != nil {
+			problem += " log: " + err.Error()
+		}
+		if strings.Join(gotLog, "; ") != strings.Join(wantLog, "; ") {
+			problem += fmt.Sprintf(" log %q (want %q)", gotLog, wantLog)
 		}
 		gone := model.verdict == "nostart" || model.verdict == "kill" || !r.live
 		got := "(no entry)"

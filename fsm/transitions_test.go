@@ -169,7 +169,7 @@ var firstPackets = []string{
 	"> S 1000 0 | accept SYN_SENT 120 - SYN_SENT -",
 	"> S. 1000 1 | nostart * * * * *",
 	"> F. 1000 1 | nostart * * * * *",
-	"> . 1000 1 | accept ESTABLISHED 300 - ESTABLISHED ESTABLISHED",
+	"> . 1000 1 | accept ESTABLISHED 300 - - -",
 	"> R 1000 0 | nostart * * * * *",
 }
 

@@ -100,19 +100,23 @@ const (
 
 // failed is nf_tcp_log_invalid: a liberal sender (sysctl or per-side flag
 // from a pickup) gets every failure turned into an accept, but without the
-// state update that a passing packet would make.
-func failed(cfg *Config, sender *peer, a windowAction) windowAction {
+// state update that a passing packet would make, and nothing is logged.
+func failed(cfg *Config, sender *peer, a windowAction, why Reason) (windowAction, Reason) {
 	if cfg.Liberal || sender.flags&flagBeLiberal != 0 {
-		return winAccept
+		return winAccept, Reason{}
 	}
-	return a
+	return a, why
 }
 
 // inWindow is tcp_in_window: the four-bound sequence/ACK check of Rooij's
 // "Real Stateful TCP Packet Filtering", and on success the update of both
-// sides' window data and the retransmission counter.
-func (c *Conn) inWindow(cfg *Config, dir Dir, idx class, s *Segment) windowAction {
+// sides' window data and the retransmission counter. A failure comes with
+// the kernel's message and the bound it names.
+func (c *Conn) inWindow(cfg *Config, dir Dir, idx class, s *Segment) (windowAction, Reason) {
 	sender, receiver := &c.seen[dir], &c.seen[dir^1]
+	why := func(code ReasonCode, bound uint32) Reason {
+		return Reason{Code: code, Index: uint8(idx), Dir: dir, State: c.state, Bound: bound}
+	}
 	f := s.Flags
 	seq := s.Seq
 	ack := s.Ack
@@ -132,7 +136,7 @@ func (c *Conn) inWindow(cfg *Config, dir Dir, idx class, s *Segment) windowActio
 		if f&SYN != 0 {
 			c.initSender(dir, s, end, win)
 			if f&ACK == 0 {
-				return winAccept // simultaneous open: nothing to check yet
+				return winAccept, Reason{} // simultaneous open: nothing to check yet
 			}
 		} else {
 			// Mid-stream: trust the packet's own numbers.
@@ -155,7 +159,7 @@ func (c *Conn) inWindow(cfg *Config, dir Dir, idx class, s *Segment) windowActio
 		// start this side over, options included.
 		c.initSender(dir, s, end, win)
 		if dir == Reply && f&ACK == 0 {
-			return winAccept
+			return winAccept, Reason{}
 		}
 	}
 
@@ -182,21 +186,21 @@ func (c *Conn) inWindow(cfg *Config, dir Dir, idx class, s *Segment) windowActio
 			// data so the receiver's ACK for it is not out of bounds later.
 			sender.tdEnd = end
 			sender.flags |= flagDataUnack
-			return failed(cfg, sender, winIgnore)
+			return failed(cfg, sender, winIgnore, why(ReasonOverWindow, overshot))
 		}
-		return failed(cfg, sender, winInvalid)
+		return failed(cfg, sender, winInvalid, why(ReasonSeqOver, sender.tdMaxEnd+1))
 	}
 	// III: upper bound for (S)ACK: cannot acknowledge unseen data.
 	if !before(sack, receiver.tdEnd+1) {
-		return failed(cfg, sender, winInvalid)
+		return failed(cfg, sender, winInvalid, why(ReasonAckOver, receiver.tdEnd+1))
 	}
 	// II: lower bound for data: already-acknowledged retransmissions.
 	if receiver.tdMaxWin != 0 && !after(end, sender.tdEnd-receiver.tdMaxWin-1) {
-		return failed(cfg, sender, winIgnore)
+		return failed(cfg, sender, winIgnore, why(ReasonSeqUnder, sender.tdEnd-receiver.tdMaxWin-1))
 	}
 	// IV: lower bound for (S)ACK: an overly delayed ACK.
-	if !after(sack, receiver.tdEnd-sender.maxAckWindow()-1) {
-		return failed(cfg, sender, winIgnore)
+	if lower := receiver.tdEnd - sender.maxAckWindow() - 1; !after(sack, lower) {
+		return failed(cfg, sender, winIgnore, why(ReasonAckUnder, lower))
 	}
 
 	// In window: update.
@@ -245,5 +249,5 @@ func (c *Conn) inWindow(cfg *Config, dir Dir, idx class, s *Segment) windowActio
 			c.retrans = 0
 		}
 	}
-	return winAccept
+	return winAccept, Reason{}
 }

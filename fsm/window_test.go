@@ -22,6 +22,7 @@ func TestInWindow(t *testing.T) {
 		dir     Dir
 		seg     Segment
 		want    windowAction
+		why     string // the kernel's message for a failure
 		check   func(*Conn) bool
 		checkIs string
 	}{
@@ -29,16 +30,17 @@ func TestInWindow(t *testing.T) {
 			want: winAccept, check: func(c *Conn) bool { return c.seen[0].tdEnd == 1601 && c.seen[0].flags&flagDataUnack != 0 },
 			checkIs: "td_end advanced, DATA_UNACK set"},
 		{name: "I: seq past td_maxend, small overshoot", dir: Original, seg: Segment{Seq: 2102, Ack: 5001, Flags: ACK, Window: 2000, PayloadLen: 10},
-			want: winIgnore, check: func(c *Conn) bool { return c.seen[0].tdEnd == 2112 && c.seen[0].flags&flagDataUnack != 0 },
+			want: winIgnore, why: "12 bytes more than expected", check: func(c *Conn) bool { return c.seen[0].tdEnd == 2112 && c.seen[0].flags&flagDataUnack != 0 },
 			checkIs: "td_end moved to the overshooting end"},
 		{name: "I: seq far past td_maxend", dir: Original, seg: Segment{Seq: 9000, Ack: 5001, Flags: ACK, Window: 2000, PayloadLen: 10},
-			want: winInvalid, check: func(c *Conn) bool { return c.seen[0].tdEnd == 1101 }, checkIs: "nothing changed"},
+			want: winInvalid, why: "SEQ is over upper bound 2102 (over the window of the receiver)",
+			check: func(c *Conn) bool { return c.seen[0].tdEnd == 1101 }, checkIs: "nothing changed"},
 		{name: "III: ACK for data not seen", dir: Original, seg: Segment{Seq: 1101, Ack: 5002, Flags: ACK, Window: 2000},
-			want: winInvalid},
+			want: winInvalid, why: "ACK is over upper bound 5002 (ACKed data not seen yet)"},
 		{name: "II: data below the window", dir: Original, seg: Segment{Seq: 50, Ack: 5001, Flags: ACK, Window: 2000, PayloadLen: 10},
-			want: winIgnore},
+			want: winIgnore, why: "SEQ is under lower bound 100 (already ACKed data retransmitted)"},
 		{name: "IV: ACK far below", dir: Original, seg: Segment{Seq: 1101, Ack: 5001 + (1<<32 - 70000), Flags: ACK, Window: 2000},
-			want: winIgnore},
+			want: winIgnore, why: "ignored ACK under lower bound 4294906296 (possible overly delayed)"},
 		{name: "liberal: failure accepted without update", cfg: func(c *Config) { c.Liberal = true },
 			dir: Original, seg: Segment{Seq: 9000, Ack: 5001, Flags: ACK, Window: 2000, PayloadLen: 10},
 			want: winAccept, check: func(c *Conn) bool { return c.seen[0].tdEnd == 1101 && c.retrans == 0 && c.lastSeq == 0 },
@@ -46,7 +48,8 @@ func TestInWindow(t *testing.T) {
 		{name: "per-side BE_LIBERAL", setup: func(c *Conn) { c.seen[Original].flags |= flagBeLiberal },
 			dir: Original, seg: Segment{Seq: 9000, Ack: 5001, Flags: ACK, Window: 2000}, want: winAccept},
 		{name: "BE_LIBERAL on the other side does not help", setup: func(c *Conn) { c.seen[Reply].flags |= flagBeLiberal },
-			dir: Original, seg: Segment{Seq: 9000, Ack: 5001, Flags: ACK, Window: 2000}, want: winInvalid},
+			dir: Original, seg: Segment{Seq: 9000, Ack: 5001, Flags: ACK, Window: 2000}, want: winInvalid,
+			why: "SEQ is over upper bound 2102 (over the window of the receiver)"},
 		{name: "no ACK flag: ack taken as receiver td_end", dir: Original, seg: Segment{Seq: 1101, Ack: 999999, Flags: RST},
 			want: winAccept},
 		{name: "RST+ACK with ack 0", dir: Original, seg: Segment{Seq: 1101, Ack: 0, Flags: RST | ACK},
@@ -68,7 +71,7 @@ func TestInWindow(t *testing.T) {
 			want: winAccept},
 		{name: "SACK edge over td_end with SACK_PERM", setup: func(c *Conn) { c.seen[1].flags |= flagSackPerm },
 			dir: Original, seg: Segment{Seq: 1101, Ack: 4001, Flags: ACK, Window: 2000, HasSack: true, SackRight: 6000},
-			want: winInvalid},
+			want: winInvalid, why: "ACK is over upper bound 5002 (ACKed data not seen yet)"},
 		{name: "retransmission counter", setup: func(c *Conn) {
 			c.lastDir, c.lastSeq, c.lastAck, c.lastEnd, c.lastWin = Original, 1101, 5001, 1101, 2000
 		}, dir: Original, seg: Segment{Seq: 1101, Ack: 5001, Flags: ACK, Window: 2000},
@@ -96,8 +99,15 @@ func TestInWindow(t *testing.T) {
 				tc.setup(&c)
 			}
 			idx := classify(tc.seg.Flags)
-			if got := c.inWindow(&cfg, tc.dir, idx, &tc.seg); got != tc.want {
+			got, why := c.inWindow(&cfg, tc.dir, idx, &tc.seg)
+			if got != tc.want {
 				t.Errorf("inWindow = %v, want %v", got, tc.want)
+			}
+			if wantWhy := tc.why; (got == winAccept) != (why.Code == NoReason) || (tc.why != "" && why.String() != wantWhy) {
+				t.Errorf("reason %q (%v), want %q", why, why.Code, wantWhy)
+			}
+			if why.Code != NoReason && (why.Dir != tc.dir || why.Index != uint8(idx)) {
+				t.Errorf("reason names index %d dir %d, want %d %d", why.Index, why.Dir, idx, tc.dir)
 			}
 			if tc.check != nil && !tc.check(&c) {
 				t.Errorf("after: want %s; seen = %+v", tc.checkIs, c.seen)

@@ -151,7 +151,9 @@ func (e *Encoder) Add(r *Record) error {
 	switch {
 	case r.Src.Is4() && r.Dst.Is4():
 		tid = TemplateIPv4
-	case r.Src.Is6() && r.Dst.Is6() && !r.Src.Is4In6() && !r.Dst.Is4In6():
+	case r.Src.Is6() && r.Dst.Is6():
+		// IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are IPv6 on the
+		// wire, and carried as such.
 		tid = TemplateIPv6
 	default:
 		return fmt.Errorf("ipfix: record %v -> %v: addresses must both be IPv4 or both IPv6", r.Src, r.Dst)

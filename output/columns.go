@@ -78,9 +78,9 @@ func allColumns() []Column {
 	}
 	return []Column{
 		{name: "client", header: "Original (client)", flow: func(f *flowtable.Flow, _ int64) string { return endpoint(f.Key.SrcAddr(), f.Key.SrcPort) }},
-		{name: "client-state", header: "Client state", flow: func(f *flowtable.Flow, _ int64) string { c, _ := f.Conn.Sockets(); return c.String() }},
+		{name: "client-state", header: "Client state", flow: func(f *flowtable.Flow, now int64) string { c, _ := f.Sockets(now); return SocketText(c) }},
 		{name: "server", header: "Reply (server)", flow: func(f *flowtable.Flow, _ int64) string { return endpoint(f.Key.DstAddr(), f.Key.DstPort) }},
-		{name: "server-state", header: "Server state", flow: func(f *flowtable.Flow, _ int64) string { _, s := f.Conn.Sockets(); return s.String() }},
+		{name: "server-state", header: "Server state", flow: func(f *flowtable.Flow, now int64) string { _, s := f.Sockets(now); return SocketText(s) }},
 		{name: "state", header: "Conntrack", flow: func(f *flowtable.Flow, _ int64) string { return f.Conn.State().String() }},
 		{name: "flags", header: "Flags", flow: func(f *flowtable.Flow, _ int64) string { return StatusFlag(f.Conn.Status()) }},
 		{name: "timeout", header: "Timeout", flow: func(f *flowtable.Flow, now int64) string { return strconv.FormatInt(f.TimeoutAt(now), 10) }},
@@ -161,6 +161,15 @@ func ParseColumns(spec string) ([]Column, error) {
 // summary (flowtable.Config.Summaries must be set for it).
 func ColumnsNeedSummaries(cols []Column) bool {
 	return slices.ContainsFunc(cols, func(c Column) bool { return c.sum != nil })
+}
+
+// ColumnsNeedHosts reports whether the columns (nil: the default ones)
+// show the endpoints' sockets (flowtable.Config.Hosts must be set for
+// them; without it they read "-").
+func ColumnsNeedHosts(cols []Column) bool {
+	return cols == nil || slices.ContainsFunc(cols, func(c Column) bool {
+		return c.name == "client-state" || c.name == "server-state"
+	})
 }
 
 func rttText(d *fsm.DirStats) string {

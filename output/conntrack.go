@@ -105,15 +105,7 @@ func appendCounters(b []byte, f *flowtable.Flow, d fsm.Dir) []byte {
 // of an expired flow has no timeout.
 func AppendEvent(b []byte, e *flowtable.Event, o LineOptions) []byte {
 	if o.Timestamps {
-		b = append(b, '[')
-		b = strconv.AppendInt(b, e.TS/1e9, 10)
-		b = append(b, '.')
-		us := (e.TS % 1e9) / 1e3
-		for d := int64(100000); d > 1 && us < d; d /= 10 {
-			b = append(b, '0')
-		}
-		b = strconv.AppendInt(b, us, 10)
-		b = append(b, "]\t"...)
+		b = append(appendStamp(b, e.TS), '\t')
 	}
 	switch e.Type {
 	case flowtable.EventNew:

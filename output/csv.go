@@ -28,10 +28,10 @@ func WriteCSV(w io.Writer, flows Flows, now int64) error {
 		fl, _ := flows.At(i)
 		f := &fl
 		k := &f.Key
-		cs, ss := f.Conn.Sockets()
+		cs, ss := f.Sockets(now)
 		st := f.Conn.Status()
-		rec[0], rec[1], rec[2] = k.SrcAddr().String(), strconv.Itoa(int(k.SrcPort)), cs.String()
-		rec[3], rec[4], rec[5] = k.DstAddr().String(), strconv.Itoa(int(k.DstPort)), ss.String()
+		rec[0], rec[1], rec[2] = k.SrcAddr().String(), strconv.Itoa(int(k.SrcPort)), cs.State.String()
+		rec[3], rec[4], rec[5] = k.DstAddr().String(), strconv.Itoa(int(k.DstPort)), ss.State.String()
 		rec[6] = f.Conn.State().String()
 		rec[7] = strconv.FormatBool(st.Assured())
 		rec[8] = strconv.FormatBool(!st.SeenReply())

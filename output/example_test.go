@@ -43,9 +43,12 @@ func ExampleAppendEvent() {
 }
 
 // Write the table in one of the formats, here the netstat-style table with
-// a few columns.
+// a few columns. The socket columns need the table to track the hosts'
+// sockets (Config.Hosts); "?" marks a state nothing has confirmed yet (the
+// server has not shown it got the client's ACK).
 func ExampleWrite() {
-	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Acct: true})
+	hosts := fsm.DefaultHostConfig()
+	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Acct: true, Hosts: &hosts})
 	pkts := handshake()
 	for i := range pkts {
 		table.Add(&pkts[i])
@@ -58,6 +61,24 @@ func ExampleWrite() {
 	// ┌───────────────────┬──────────────┬────────────────┬──────────────┬─────────────┬─────────┬──────────┐
 	// │ Original (client) │ Client state │ Reply (server) │ Server state │  Conntrack  │  Flags  │ Pkts o/r │
 	// ├───────────────────┼──────────────┼────────────────┼──────────────┼─────────────┼─────────┼──────────┤
-	// │ 10.1.0.2:40001    │ ESTABLISHED  │ 10.2.0.2:8001  │ ESTABLISHED  │ ESTABLISHED │ ASSURED │ 2/1      │
+	// │ 10.1.0.2:40001    │ ESTABLISHED  │ 10.2.0.2:8001  │ ESTABLISHED? │ ESTABLISHED │ ASSURED │ 2/1      │
 	// └───────────────────┴──────────────┴────────────────┴──────────────┴─────────────┴─────────┴──────────┘
+}
+
+// Print what netstat -tno would print on one host: the table tracks the
+// hosts' sockets with their settings (net.ipv4.tcp_* on the hosts).
+func ExampleWriteNetstat() {
+	hosts := fsm.DefaultHostConfig()
+	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Hosts: &hosts})
+	pkts := handshake()
+	for i := range pkts {
+		table.Add(&pkts[i])
+	}
+	now := pkts[len(pkts)-1].TS
+	res := table.Close(now)
+	output.WriteNetstat(os.Stdout, res.HostPairs(), &hosts, now, output.NetstatOptions{Host: netip.MustParseAddr("10.1.0.2"), Timers: true})
+	// Output:
+	// Active Internet connections (w/o servers)
+	// Proto Recv-Q Send-Q Local Address           Foreign Address         State       Timer
+	// tcp        0      0 10.1.0.2:40001          10.2.0.2:8001           ESTABLISHED off (0.00/0/0)
 }

@@ -61,7 +61,8 @@ func FuzzWrite(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var events []flowtable.Event
-		table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Acct: true, Summaries: true, MaxFlows: 3,
+		hosts := fsm.DefaultHostConfig()
+		table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Acct: true, Summaries: true, MaxFlows: 3, Hosts: &hosts,
 			OnEvents: func(evs []flowtable.Event) { events = append(events, evs...) }})
 		pkts := fuzzPackets(data)
 		now := int64(1795239326e9)
@@ -104,6 +105,40 @@ func FuzzWrite(f *testing.F) {
 					}
 				}
 			}
+		}
+		// Each host's views: every socket line under its host's header, and
+		// as many JSON sockets, GONE ones aside.
+		pairs := res.HostPairs()
+		var ns, js bytes.Buffer
+		if err := output.WriteNetstat(&ns, pairs, &hosts, now, output.NetstatOptions{Timers: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := output.WriteSockets(&js, pairs, &hosts, now, netip.Addr{}); err != nil {
+			t.Fatal(err)
+		}
+		lines, gone := 0, 0
+		for _, l := range strings.Split(ns.String(), "\n") {
+			if strings.HasPrefix(l, "tcp") {
+				lines++
+				if f := strings.Fields(l); len(f) < 7 || f[1] != "0" {
+					t.Fatalf("netstat line %q", l)
+				}
+			}
+		}
+		sc := bufio.NewScanner(&js)
+		n := 0
+		for sc.Scan() {
+			var so output.JSONHostSocket
+			if err := json.Unmarshal(sc.Bytes(), &so); err != nil {
+				t.Fatalf("%v in %s", err, sc.Bytes())
+			}
+			n++
+			if so.State == "GONE" {
+				gone++
+			}
+		}
+		if n-gone != lines {
+			t.Fatalf("%d sockets (%d GONE) but %d netstat lines:\n%s\n%s", n, gone, lines, js.String(), ns.String())
 		}
 		var line []byte
 		for i := range events {

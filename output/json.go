@@ -12,19 +12,21 @@ import (
 // JSONFlow is one line of FormatJSON (the -o json schema the README
 // documents); decode tcptrack's JSON output into it.
 type JSONFlow struct {
-	Family    string      `json:"family"` // "ipv4" or "ipv6"
-	Proto     string      `json:"proto"`  // always "tcp"
-	State     string      `json:"state"`  // conntrack state, e.g. "ESTABLISHED"
-	Timeout   int64       `json:"timeout"`
-	Unreplied bool        `json:"unreplied"`
-	Assured   bool        `json:"assured"`
-	Original  JSONTuple   `json:"original"`
-	Reply     JSONTuple   `json:"reply"`
-	Sockets   JSONSockets `json:"sockets"`
-	FirstSeen string      `json:"first_seen"` // RFC 3339, nanoseconds
-	LastSeen  string      `json:"last_seen"`
-	IdleSecs  float64     `json:"idle_seconds"`
-	Zeek      *JSONZeek   `json:"zeek,omitempty"` // with summaries: the conn.log view
+	Family    string               `json:"family"` // "ipv4" or "ipv6"
+	Proto     string               `json:"proto"`  // always "tcp"
+	State     string               `json:"state"`  // conntrack state, e.g. "ESTABLISHED"
+	Timeout   int64                `json:"timeout"`
+	Unreplied bool                 `json:"unreplied"`
+	Assured   bool                 `json:"assured"`
+	Original  JSONTuple            `json:"original"`
+	Reply     JSONTuple            `json:"reply"`
+	Sockets   JSONSockets          `json:"sockets"`
+	Confirmed JSONSocketsConfirmed `json:"sockets_confirmed"`
+	Timers    JSONSocketTimers     `json:"socket_timers"`
+	FirstSeen string               `json:"first_seen"` // RFC 3339, nanoseconds
+	LastSeen  string               `json:"last_seen"`
+	IdleSecs  float64              `json:"idle_seconds"`
+	Zeek      *JSONZeek            `json:"zeek,omitempty"` // with summaries: the conn.log view
 }
 
 // JSONZeek is the flow as Zeek's conn.log would describe it.
@@ -66,10 +68,33 @@ type JSONTuple struct {
 }
 
 // JSONSockets are the two endpoints' socket states, as netstat on each
-// host would show them.
+// host would show them: "-" unknown, "GONE" no socket any more.
 type JSONSockets struct {
 	Original string `json:"original"` // the endpoint that sent the first packet
 	Reply    string `json:"reply"`
+}
+
+// JSONSocketsConfirmed is false for a state that rests on something the
+// wire has not shown reached its host (and for "-").
+type JSONSocketsConfirmed struct {
+	Original bool `json:"original"`
+	Reply    bool `json:"reply"`
+}
+
+// JSONSocketTimers are the seconds left on each host's own timer
+// (TIME_WAIT, orphaned FIN_WAIT2, SYN_SENT's and SYN_RECV's
+// retransmission), or null.
+type JSONSocketTimers struct {
+	Original *float64 `json:"original"`
+	Reply    *float64 `json:"reply"`
+}
+
+func timerSeconds(so fsm.Socket) *float64 {
+	if so.Timer == fsm.TimerNone {
+		return nil
+	}
+	v := float64(so.Left.Milliseconds()) / 1e3
+	return &v
 }
 
 // WriteJSON writes one JSON object per flow per line (the -o json schema
@@ -106,7 +131,7 @@ func jsonSummary(s *fsm.Summary, dir fsm.Dir) *JSONDirSummary {
 func makeJSONFlow(f *flowtable.Flow, s *fsm.Summary, now int64) JSONFlow {
 	k := &f.Key
 	st := f.Conn.Status()
-	cs, ss := f.Conn.Sockets()
+	cs, ss := f.Sockets(now)
 	fam := "ipv6"
 	if k.Is4 {
 		fam = "ipv4"
@@ -121,7 +146,9 @@ func makeJSONFlow(f *flowtable.Flow, s *fsm.Summary, now int64) JSONFlow {
 			Packets: f.Packets[fsm.Original], Bytes: f.Bytes[fsm.Original]},
 		Reply: JSONTuple{Src: k.DstAddr().String(), Dst: k.SrcAddr().String(), Sport: k.DstPort, Dport: k.SrcPort,
 			Packets: f.Packets[fsm.Reply], Bytes: f.Bytes[fsm.Reply]},
-		Sockets:   JSONSockets{Original: cs.String(), Reply: ss.String()},
+		Sockets:   JSONSockets{Original: cs.State.String(), Reply: ss.State.String()},
+		Confirmed: JSONSocketsConfirmed{Original: cs.Confirmed, Reply: ss.Confirmed},
+		Timers:    JSONSocketTimers{Original: timerSeconds(cs), Reply: timerSeconds(ss)},
 		FirstSeen: time.Unix(0, f.Start).UTC().Format(time.RFC3339Nano),
 		LastSeen:  time.Unix(0, f.Last).UTC().Format(time.RFC3339Nano),
 		IdleSecs:  float64(max(now-f.Last, 0)) / 1e9,

@@ -1,7 +1,9 @@
 // Package output writes tracked flows the ways tcptrack prints them:
 // conntrack -L lines and conntrack -E event lines (byte for byte
 // conntrack-tools' format), a netstat-style table with each endpoint's
-// socket state, JSON lines (flows and events) and CSV. It works over
+// socket state, JSON lines (flows and events) and CSV; the kernel's log
+// lines for packets conntrack marks invalid or ignores (nf_conntrack_log_invalid
+// form, text or JSON) and connection ladders (text, SVG). It works over
 // flowtable's and fsm's types, knows nothing of capture files, and needs
 // no cgo. (Zeek's conn.log is package zeek's: Zeek's own connection model,
 // fed packets, not flows.)

@@ -25,7 +25,8 @@ func replay(t *testing.T) (flowtable.Result, []flowtable.Event, int64) {
 	}
 	defer rd.Close()
 	var events []flowtable.Event
-	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 2, Acct: true, Summaries: true,
+	hosts := fsm.DefaultHostConfig()
+	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 2, Acct: true, Summaries: true, Hosts: &hosts,
 		OnEvents: func(evs []flowtable.Event) { events = append(events, evs...) }})
 	pl := assemble.NewPipeline(table, assemble.DecoderConfig{})
 	for {

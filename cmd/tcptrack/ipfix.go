@@ -172,7 +172,7 @@ func (e *flowExport) onEvents(evs []flowtable.Event) {
 		if ev.Type != flowtable.EventDestroy {
 			continue
 		}
-		recs = append(recs, e.record(&ev.Flow, destroyReason(ev)))
+		recs = append(recs, e.record(&ev.Flow, destroyReason(ev), ev.TS))
 		delete(e.reported, ev.Flow.ID)
 	}
 	e.mu.Unlock()
@@ -194,11 +194,12 @@ func destroyReason(ev *flowtable.Event) ipfix.EndReason {
 	return ipfix.IdleTimeout
 }
 
-// record builds f's record: counters since its last record (under e.mu).
-func (e *flowExport) record(f *flowtable.Flow, why ipfix.EndReason) ipfix.Record {
+// record builds f's record at now: counters since its last record, the
+// endpoints' sockets as at now (under e.mu).
+func (e *flowExport) record(f *flowtable.Flow, why ipfix.EndReason, now int64) ipfix.Record {
 	k := &f.Key
 	st := f.Conn.Status()
-	cs, ss := f.Conn.Sockets()
+	cs, ss := f.Sockets(max(now, f.Last))
 	r := ipfix.Record{
 		Src: k.SrcAddr(), Dst: k.DstAddr(), SrcPort: k.SrcPort, DstPort: k.DstPort,
 		Start: f.Start / 1e6, End: f.Last / 1e6,
@@ -206,7 +207,7 @@ func (e *flowExport) record(f *flowtable.Flow, why ipfix.EndReason) ipfix.Record
 		TCPFlags:  [2]uint16{uint16(f.TCPFlags[0]), uint16(f.TCPFlags[1])},
 		EndReason: why,
 		State: ipfix.State{Conntrack: f.Conn.State().String(), Assured: st&fsm.Assured != 0,
-			Unreplied: st&fsm.SeenReply == 0, Sockets: [2]string{cs.String(), ss.String()}}.String(),
+			Unreplied: st&fsm.SeenReply == 0, Sockets: [2]string{cs.State.String(), ss.State.String()}}.String(),
 	}
 	if p, ok := e.reported[f.ID]; ok {
 		for d := range 2 {
@@ -240,7 +241,7 @@ func (e *flowExport) activeScan(now int64, flows []flowtable.Flow) {
 		if now-since < int64(e.active) || (ok && p.packets == f.Packets) {
 			continue
 		}
-		recs = append(recs, e.record(f, ipfix.ActiveTimeout))
+		recs = append(recs, e.record(f, ipfix.ActiveTimeout, now))
 		e.reported[f.ID] = reported{at: now, packets: f.Packets, bytes: f.Bytes}
 	}
 	e.mu.Unlock()
@@ -250,13 +251,13 @@ func (e *flowExport) activeScan(now int64, flows []flowtable.Flow) {
 // finish makes the records of the flows still open at the end (forced
 // end), waits for everything to be sent and closes the exporters. Errors
 // are warnings: the table was printed all the same.
-func (e *flowExport) finish(flows output.Flows) error {
+func (e *flowExport) finish(flows output.Flows, now int64) error {
 	const batch = 1024
 	recs := make([]ipfix.Record, 0, batch)
 	e.mu.Lock()
 	for i := range flows.Len() {
 		f, _ := flows.At(i)
-		recs = append(recs, e.record(&f, ipfix.ForcedEnd))
+		recs = append(recs, e.record(&f, ipfix.ForcedEnd, now))
 		if len(recs) == batch {
 			e.in <- recs // the end: wait rather than drop
 			recs = make([]ipfix.Record, 0, batch)

@@ -162,6 +162,10 @@ func corpusFlags(t *testing.T, m *kernelcorpus.Meta) []string {
 			if v != "0" {
 				args = append(args, "--acct")
 			}
+		case name == "checksum":
+			if v == "0" {
+				args = append(args, "--no-checksum")
+			}
 		case name == "tcp_loose":
 			if v == "0" {
 				args = append(args, "--no-loose")
@@ -224,13 +228,43 @@ func TestKernelList(t *testing.T) {
 			args = append(args, "--shards", "2", filepath.Join(dir, kernelcorpus.CaptureFile))
 			out := runTool(t, args...)
 			got := parseCTText(t, "tcptrack", out)
-			compareLists(t, want, got)
-			compareBytes(t, filepath.Join(dir, kernelcorpus.ConntrackFile), out)
+			edge := expiringDuringList(t, dir, m)
+			compareListsEdge(t, want, got, edge)
+			compareBytesEdge(t, filepath.Join(dir, kernelcorpus.ConntrackFile), out, edge)
 		})
 	}
 }
 
+// expiringDuringList: the flows tcptrack holds when conntrack -L starts
+// and has expired by the time it returns. The dump reads each entry at some
+// instant in between, so such an entry may or may not be listed.
+func expiringDuringList(t *testing.T, dir string, m *kernelcorpus.Meta) map[string]bool {
+	t.Helper()
+	at := func(now float64) map[string]bool {
+		args := append([]string{"read"}, corpusFlags(t, m)...)
+		args[2] = strconv.FormatFloat(now, 'f', 6, 64) // --now's value
+		args = append(args, filepath.Join(dir, kernelcorpus.CaptureFile))
+		set := map[string]bool{}
+		for _, l := range parseCTText(t, "tcptrack", runTool(t, args...)) {
+			set[l.orig] = true
+		}
+		return set
+	}
+	edge := at(m.ListBefore)
+	for orig := range at(m.ListAfter) {
+		delete(edge, orig)
+	}
+	return edge
+}
+
 func compareLists(t *testing.T, want, got []ctLine) {
+	t.Helper()
+	compareListsEdge(t, want, got, nil)
+}
+
+// compareListsEdge is compareLists where a flow of edge (expiring while the
+// list ran) may be missing from either side.
+func compareListsEdge(t *testing.T, want, got []ctLine, edge map[string]bool) {
 	t.Helper()
 	byOrig := map[string]ctLine{}
 	for _, g := range got {
@@ -242,7 +276,9 @@ func compareLists(t *testing.T, want, got []ctLine) {
 	for _, w := range want {
 		g, ok := byOrig[w.orig]
 		if !ok {
-			t.Errorf("kernel has, tcptrack lacks: %v", w)
+			if !edge[w.orig] {
+				t.Errorf("kernel has, tcptrack lacks: %v", w)
+			}
 			continue
 		}
 		delete(byOrig, w.orig)
@@ -252,13 +288,22 @@ func compareLists(t *testing.T, want, got []ctLine) {
 		}
 	}
 	for _, g := range byOrig {
-		t.Errorf("tcptrack has, kernel lacks: %v", g)
+		if !edge[g.orig] {
+			t.Errorf("tcptrack has, kernel lacks: %v", g)
+		}
 	}
 }
 
 // compareBytes: our lines are the kernel's byte for byte, but for the
 // timeout, which may differ by the kernel's jiffy rounding (at most 1 s).
 func compareBytes(t *testing.T, kernelFile string, ours []byte) {
+	t.Helper()
+	compareBytesEdge(t, kernelFile, ours, nil)
+}
+
+// compareBytesEdge is compareBytes where the line of a flow of edge may be
+// missing from ours (see expiringDuringList).
+func compareBytesEdge(t *testing.T, kernelFile string, ours []byte, edge map[string]bool) {
 	t.Helper()
 	data, err := os.ReadFile(kernelFile)
 	if err != nil {
@@ -289,6 +334,11 @@ func compareBytes(t *testing.T, kernelFile string, ours []byte) {
 		}
 		k, _, n := key(l)
 		m, ok := mine[k]
+		if !ok && len(edge) > 0 {
+			if c, err := parseCTLine(l); err == nil && edge[c.orig] {
+				continue
+			}
+		}
 		if !ok || m-n > 1 || n-m > 1 {
 			t.Errorf("kernel line not reproduced byte for byte:\n  %s", l)
 		}

@@ -97,16 +97,30 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 	if o.duration > 0 {
 		l.deadline = l.start.Add(o.duration).UnixNano()
 	}
-	viewOn := !o.events && !o.once && isTerminal(stdout)
+	viewOn := !o.events && !o.invalid && !o.once && isTerminal(stdout)
 
 	lo := o.lineOptions()
-	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, TickEvery: int64(liveReadTimeout), Acct: true}
+	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, TickEvery: int64(liveReadTimeout), Acct: true, Hosts: &o.hosts}
 	switch {
-	case o.events:
+	case o.events || o.invalid:
 		// One write per line: a pipe reader sees each change at once.
 		var line []byte
+		var iw *output.InvalidWriter
+		if o.invalid {
+			iw = output.NewInvalidWriter(stdout, o.output == "json", o.eventStamps)
+			cfg.Packets = flowtable.PacketsNotAccepted
+		}
 		cfg.OnEvents = func(evs []flowtable.Event) {
 			for i := range evs {
+				if evs[i].Type == flowtable.EventPacket {
+					if iw.Event(&evs[i]) != nil {
+						stop.set(clock())
+					}
+					continue
+				}
+				if !o.events {
+					continue
+				}
 				line = appendEventLine(line[:0], &evs[i], o.output, lo)
 				line = append(line, '\n')
 				if _, werr := stdout.Write(line); werr != nil {
@@ -135,7 +149,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 	}
 	cfg.DestroyEventsOnly = !o.events // the view and IPFIX need ended flows only
 	l.table = flowtable.New(cfg)
-	l.pl = assemble.NewPipeline(l.table, assemble.DecoderConfig{})
+	l.pl = assemble.NewPipeline(l.table, assemble.DecoderConfig{VerifyTCPChecksum: o.checksum})
 
 	if o.write != "" {
 		if l.dump, err = createPcap(o.write, src.SnapLen(), src.LinkType()); err != nil {
@@ -182,7 +196,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 	res := l.table.Close(endNow)
 	var scaleErr error
 	if l.scale != nil {
-		scaleErr = l.scale.finish(&res)
+		scaleErr = l.scale.finish(&res, endNow)
 	}
 	flows := res.Flows()
 	if l.expIn != nil {
@@ -195,7 +209,7 @@ func runLive(o *liveOptions, src captureSource, clock func() time.Time, stop *st
 		<-viewDone
 		term.restore()
 		outErr = l.view.printFinal(stdout, l.frame(endNow, flows, pst))
-	} else if !o.events || o.outputSet {
+	} else if !o.invalid && (!o.events || o.outputSet) {
 		out := bufio.NewWriterSize(stdout, 1<<16)
 		outErr = writeFlows(out, stderr, output.FlowSlice{Flows: flows}, endNow, outputOptions(o.output, &o.lineFlags, nil))
 		if ferr := out.Flush(); outErr == nil {

@@ -49,6 +49,9 @@ Output:
                            -o json, one JSON object per event (the -o json fields, "event", "time",
                            "reason" for DESTROY)
       --event-timestamps   prefix events with [seconds.micros] like conntrack -E -o timestamp (default true)
+      --invalid            stream one line per packet conntrack marks invalid or ignores, as the
+                           kernel logs it (nf_conntrack_log_invalid); -o json: one object per packet
+                           (no view; the final table is not printed)
       --export FILE        write the state table to FILE atomically (temporary file, rename)
                            every --every and at exit; format from -o, else from the extension:
                            .txt table, .csv CSV, .json JSON lines
@@ -203,6 +206,9 @@ func parseLiveFlags(args []string, stderr io.Writer) (*liveOptions, error) {
 		return nil, usagef("live: --shards must be 1..1024, not %d", o.shards)
 	case o.maxFlows < 0:
 		return nil, usagef("live: --max-flows must not be negative")
+	}
+	if err := o.checkInvalid("live", o.output, o.outputSet); err != nil {
+		return nil, err
 	}
 	if o.export != "" {
 		f, err := exportFormat(o.export, o.output)

@@ -78,7 +78,7 @@ func startScale(o *liveOptions, stderr io.Writer) (*liveScale, error) {
 		ln, err := net.Listen("tcp", o.metricsAddr)
 		if err != nil {
 			if fx != nil {
-				fx.finish(output.FlowSlice{})
+				fx.finish(output.FlowSlice{}, 0)
 			}
 			return nil, fmt.Errorf("--metrics: %w", err)
 		}
@@ -124,11 +124,11 @@ func (s *liveScale) tick(l *liveLoop, now int64) {
 }
 
 // finish stops answering scrapes and sends the last IPFIX records.
-func (s *liveScale) finish(flows output.Flows) error {
+func (s *liveScale) finish(flows output.Flows, now int64) error {
 	close(s.done)
 	var err error
 	if s.fx != nil {
-		err = s.fx.finish(flows)
+		err = s.fx.finish(flows, now)
 	}
 	if s.srv != nil {
 		s.srv.Close()
@@ -160,7 +160,7 @@ func (l *liveLoop) metricsSample(now int64) *metrics.Sample {
 		}
 	}
 	ds := &ps.Decode
-	s.Packets = []metrics.Count{{Label: "tcp", N: ds.TCP}, {Label: "not_tcp", N: ds.NotTCP}, {Label: "fragment", N: ds.Fragment},
+	s.Packets = []metrics.Count{{Label: "tcp", N: ds.TCP + ds.Rejected}, {Label: "not_tcp", N: ds.NotTCP}, {Label: "fragment", N: ds.Fragment},
 		{Label: "malformed", N: ds.Malformed}, {Label: "truncated", N: ds.Truncated}, {Label: "unsupported_link", N: ds.Unsupported}}
 	ft := &c.Stats
 	s.Segments = []metrics.Count{{Label: "accepted", N: ft.Accepted}, {Label: "ignored", N: ft.Ignored}, {Label: "invalid", N: ft.Invalid}, {Label: "dropped_table_full", N: ft.Dropped}}

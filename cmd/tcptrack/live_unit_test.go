@@ -451,7 +451,8 @@ func FuzzParseSize(f *testing.F) {
 func corpusFlows(t *testing.T, scenario string, now int64) []flowtable.Flow {
 	t.Helper()
 	recs := readAllRecords(t, filepath.Join("..", "..", "testdata", "pcaps", "kernel", scenario, kernelcorpus.CaptureFile))
-	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 1, Acct: true})
+	hcfg := fsm.DefaultHostConfig()
+	table := flowtable.New(flowtable.Config{FSM: fsm.DefaultConfig(), Shards: 1, Acct: true, Hosts: &hcfg})
 	dec := assemble.NewDecoder(assemble.DecoderConfig{})
 	var pkt flowtable.Packet
 	for i := range recs {
@@ -477,6 +478,7 @@ func TestLiveViewRender(t *testing.T) {
 			f.Start += now - at
 			f.Last += now - at
 			f.Expires += now - at
+			f.Hosts.Shift(now - at)
 			flows = append(flows, f)
 		}
 	}

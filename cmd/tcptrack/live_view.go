@@ -339,15 +339,16 @@ func (v *liveView) render(b *bytes.Buffer, width, height int, styled bool) {
 
 func rowCells(r *viewRow, now int64) [len(viewColumns)]string {
 	f := &r.f
-	cs, ss := f.Conn.Sockets()
+	cso, sso := f.Sockets(now)
+	cs, ss := output.SocketText(cso), output.SocketText(sso)
 	flags := output.StatusFlag(f.Conn.Status())
 	timeout := strconv.FormatInt(f.TimeoutAt(now), 10)
 	if r.gone {
 		flags, timeout = "closed", "-"
 	}
 	return [len(viewColumns)]string{
-		netip.AddrPortFrom(f.Key.SrcAddr(), f.Key.SrcPort).String(), cs.String(),
-		netip.AddrPortFrom(f.Key.DstAddr(), f.Key.DstPort).String(), ss.String(),
+		netip.AddrPortFrom(f.Key.SrcAddr(), f.Key.SrcPort).String(), cs,
+		netip.AddrPortFrom(f.Key.DstAddr(), f.Key.DstPort).String(), ss,
 		f.Conn.State().String(), flags, timeout,
 		strconv.FormatUint(f.Packets[fsm.Original], 10) + "/" + strconv.FormatUint(f.Packets[fsm.Reply], 10),
 		humanBytes(float64(f.Bytes[fsm.Original])) + "/" + humanBytes(float64(f.Bytes[fsm.Reply])),

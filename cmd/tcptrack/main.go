@@ -29,10 +29,11 @@ const mainUsage = `tcptrack — passive TCP connection tracking, as Linux conntr
 Usage:
   tcptrack read [flags] FILE... [BPF expression]   replay pcap/pcapng files ("-" = stdin)
   tcptrack live -i IFACE [flags] [BPF expression]  sniff an interface (libpcap), view or stream the table
+  tcptrack trace [flags] FILE... [BPF expression]  a ladder of the selected connections, packet by packet
   tcptrack help [command]                          show help
   tcptrack version
 
-Run "tcptrack read --help" or "tcptrack live --help" for their flags.
+Run "tcptrack read --help", "tcptrack live --help" or "tcptrack trace --help" for their flags.
 `
 
 func main() {
@@ -68,6 +69,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdRead(args[1:], stdin, stdout, stderr)
 	case "live":
 		err = cmdLive(args[1:], stdin, stdout, stderr)
+	case "trace":
+		err = cmdTrace(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		if len(args) > 1 && args[1] == "read" {
 			err = cmdRead([]string{"--help"}, stdin, stdout, stderr)
@@ -75,6 +78,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		if len(args) > 1 && args[1] == "live" {
 			err = cmdLive([]string{"--help"}, stdin, stdout, stderr)
+			break
+		}
+		if len(args) > 1 && args[1] == "trace" {
+			err = cmdTrace([]string{"--help"}, stdin, stdout, stderr)
 			break
 		}
 		fmt.Fprint(stdout, mainUsage)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/flowtable"
+	"github.com/tcptrack/tcptrack/output"
 )
 
 // readCounts are what read accounts for itself, outside the pipeline: every
@@ -68,14 +69,29 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer out.Flush()
 	lo := o.lineOptions()
 	cfg := flowtable.Config{FSM: o.fsm, Shards: o.shards, MaxFlows: o.maxFlows, Summaries: o.wantSummaries(), Acct: o.wantAcct()}
+	if o.wantHosts() {
+		cfg.Hosts = &o.hosts
+	}
 	var zv *zeekView // -o zeek, zeek-json: Zeek's connection model, beside the table
 	if o.zeekOutput() {
 		zv = newZeekView(out, o)
 	}
-	if o.events {
+	var iw *output.InvalidWriter // --invalid: the packets, from the table's packet events
+	if o.invalid {
+		iw = output.NewInvalidWriter(out, o.output == "json", o.eventStamps)
+		cfg.Packets = flowtable.PacketsNotAccepted
+	}
+	if o.events || iw != nil {
 		var line []byte
 		cfg.OnEvents = func(evs []flowtable.Event) {
 			for i := range evs {
+				if evs[i].Type == flowtable.EventPacket {
+					iw.Event(&evs[i]) // write errors show at the final Flush
+					continue
+				}
+				if !o.events {
+					continue
+				}
 				line = appendEventLine(line[:0], &evs[i], o.output, lo)
 				line = append(line, '\n')
 				out.Write(line)
@@ -88,10 +104,11 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if fx != nil {
 		cfg.OnEvents = fx.chain(cfg.OnEvents)
+		cfg.Hosts = &o.hosts // records carry the endpoints' sockets
 	}
 	cfg.DestroyEventsOnly = !o.events // IPFIX needs ended flows only
 	table := flowtable.New(cfg)
-	pl := assemble.NewParallelPipeline(table, assemble.DecoderConfig{}, o.shards)
+	pl := assemble.NewParallelPipeline(table, assemble.DecoderConfig{VerifyTCPChecksum: o.checksum}, o.shards)
 
 	prog := newProgress(stderr, o.progress, size)
 	var rc readCounts
@@ -120,7 +137,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			if !rec.LinkType.Decodable() {
 				rc.countUnsupported(src.Name(), rec.LinkType)
 			}
-			pl.Add(rec)
+			pl.AddNumbered(rec, rc.Read)
 		}
 		if err == io.EOF {
 			break
@@ -169,6 +186,11 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "tcptrack: warning: %d records stamped earlier than a record read before them (up to %.6f s back); taken as arriving at the latest time seen before them\n",
 			ps.Backwards, float64(ps.MaxStepBack)/1e9)
 	}
+	if ds := ps.Decode; ds.BadChecksum > 0 && ds.BadChecksum*10 >= ds.TCP+ds.Rejected {
+		// Many wrong checksums: an edited capture rather than corruption.
+		fmt.Fprintf(stderr, "tcptrack: warning: %d of %d TCP segments carry wrong checksums and are invalid, as the kernel would find them; if the capture was edited (anonymised, rewritten), --no-checksum reads them as intact\n",
+			ds.BadChecksum, ds.TCP+ds.Rejected)
+	}
 	if filter != nil {
 		if ferr := filter.Err(); ferr != nil {
 			// Records of those link types were counted as filtered out.
@@ -176,12 +198,22 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	if fx != nil {
-		if err := fx.finish(&res); err != nil {
+		if err := fx.finish(&res, now); err != nil {
 			return err
 		}
 	}
 	if zv != nil {
 		if err := zv.finish(now); err != nil {
+			return err
+		}
+	} else if iw != nil {
+		// --invalid replaces the table.
+	} else if o.output == "netstat" {
+		if err := output.WriteNetstat(out, res.HostPairs(), &o.hosts, now, output.NetstatOptions{Host: o.host, Timers: o.timers}); err != nil {
+			return err
+		}
+	} else if o.output == "sockets" {
+		if err := output.WriteSockets(out, res.HostPairs(), &o.hosts, now, o.host); err != nil {
 			return err
 		}
 	} else if !o.events || o.outputSet {
@@ -190,7 +222,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	if o.stats {
-		rep := makeStatsReport(&rc, &ps, &res.Stats)
+		rep := makeStatsReport(&rc, &ps, &res.Stats, o.checksum)
 		if o.statsJSON {
 			rep.writeJSON(stderr)
 		} else {

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -23,7 +24,10 @@ tcpdump takes it (e.g. "tcp port 443 and host 10.0.0.1").
 Output:
   -o, --output FORMAT      conntrack (default): conntrack -L lines;
                            table: netstat-style table with each endpoint's socket state;
-                           json: one JSON object per flow per line, with each direction's summary;
+                           json: one JSON object per flow per line, with each direction's summary
+                           and each endpoint's socket (state, confirmed, timer);
+                           netstat: per host, the lines netstat -tn would print on it at --now;
+                           sockets: per host, one JSON object per socket (state, confirmed, timer);
                            zeek: Zeek's conn.log (TSV) by Zeek's own connection model;
                            zeek-json: the same records as JSON lines
       --zeek-checksums MODE  -o zeek: verify (default, as Zeek) or ignore (as zeek -C) IP, TCP
@@ -39,6 +43,8 @@ Output:
                            %s
                            from the summary, per direction o/r: seen ip-bytes payload retrans
                            retrans-bytes ooo zerowin dupack missed invalid rtt; also age zeek-state history
+      --host ADDR          -o netstat / sockets: only the host with this address
+      --timers             -o netstat: add netstat -o's Timer column
       --extended           conntrack lines with the "ipv4     2 " prefix (conntrack -o extended)
       --acct               packets=N bytes=N after each tuple (nf_conntrack_acct=1)
   -e, --events             print conntrack -E style [NEW]/[UPDATE]/[DESTROY] lines while replaying
@@ -46,6 +52,9 @@ Output:
                            one JSON object per event: the -o json fields, "event", "time" and,
                            for DESTROY, "reason"; the final table's objects follow, without "event"
       --event-timestamps   prefix events with [seconds.micros] like conntrack -E -o timestamp (default true)
+      --invalid            instead of the table, one line per packet conntrack marks invalid or
+                           ignores, as the kernel logs it (nf_conntrack_log_invalid): time, record
+                           number, the kernel's reason, the packet; -o json: one object per packet
       --now TIME           take the table at TIME: Unix seconds (fraction allowed) or RFC 3339;
                            packets stamped after it are not applied (default: the last packet's time)
       --stats[=json]       packet accounting on stderr (the counts add up to the packets read);
@@ -69,6 +78,8 @@ type readOptions struct {
 	stats     bool
 	statsJSON bool            // --stats=json
 	columns   []output.Column // -o table: nil means the default set
+	host      netip.Addr      // -o netstat / sockets: only this host
+	timers    bool            // -o netstat: Timer column
 	progress  string
 	noTrack   bool
 	filter    string
@@ -84,11 +95,11 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	fs.SetOutput(io.Discard)
 	setOutput := func(v string) error {
 		switch v {
-		case "conntrack", "table", "json", "zeek", "zeek-json":
+		case "conntrack", "table", "json", "zeek", "zeek-json", "netstat", "sockets":
 			o.output, o.outputSet = v, true
 			return nil
 		}
-		return fmt.Errorf("unknown output format %q (conntrack, table, json, zeek or zeek-json)", v)
+		return fmt.Errorf("unknown output format %q (conntrack, table, json, zeek, zeek-json, netstat or sockets)", v)
 	}
 	columns := ""
 	fs.StringVar(&columns, "columns", "", "")
@@ -113,6 +124,15 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 		return fmt.Errorf("--progress takes auto, always or never, not %q", v)
 	})
 	fs.BoolVar(&o.noTrack, "no-track", false, "")
+	fs.Func("host", "", func(v string) error {
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return fmt.Errorf("--host takes an IP address, not %q", v)
+		}
+		o.host = a.Unmap()
+		return nil
+	})
+	fs.BoolVar(&o.timers, "timers", false, "")
 	fs.StringVar(&o.filter, "f", "", "")
 	fs.StringVar(&o.filter, "filter", "", "")
 	finishTracking := addTrackingFlags(fs, &o.tracking)
@@ -166,7 +186,13 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	if !o.maxFlowsSet && (o.wantSummaries() || o.zeekOutput()) {
 		o.maxFlows = defaultMaxFlowsSummaries
 	}
+	if err := o.checkInvalid("read", o.output, o.outputSet); err != nil {
+		return nil, err
+	}
 	if columns != "" {
+		if o.invalid {
+			return nil, usagef("read: --invalid prints packets, not table --columns")
+		}
 		cols, err := output.ParseColumns(columns)
 		if err != nil {
 			return nil, usagef("read: %v", err)
@@ -178,6 +204,9 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	}
 	if o.output == "" {
 		o.output = "conntrack"
+	}
+	if (o.host.IsValid() || o.timers) && o.output != "netstat" && o.output != "sockets" {
+		return nil, usagef("read: --host and --timers are for -o netstat or -o sockets")
 	}
 	return o, nil
 }
@@ -218,13 +247,36 @@ func isDigits(s string) bool {
 	return true
 }
 
+// wantHosts reports whether the output shows the hosts' own sockets.
+func (o *readOptions) wantHosts() bool {
+	if o.invalid {
+		return false // no table is printed
+	}
+	switch o.output {
+	case "json", "netstat", "sockets":
+		return true
+	case "table":
+		return output.ColumnsNeedHosts(o.columns)
+	}
+	return false
+}
+
 // wantAcct says whether the output shows per-flow counters or start times.
 func (o *readOptions) wantAcct() bool {
-	return o.acct || o.output == "table" || o.output == "json" || o.ipfixFlags.on()
+	if o.ipfixFlags.on() {
+		return true // the IPFIX records carry the counters
+	}
+	if o.invalid {
+		return false // no table is printed
+	}
+	return o.acct || o.output == "table" || o.output == "json"
 }
 
 // wantSummaries reports whether the output needs each flow's summary.
 func (o *readOptions) wantSummaries() bool {
+	if o.invalid {
+		return false
+	}
 	switch o.output {
 	case "json":
 		return true

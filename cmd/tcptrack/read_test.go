@@ -17,6 +17,7 @@ type bytesBuffer = bytes.Buffer
 // compares with golden files (regenerate with go test -update).
 func TestReadGolden(t *testing.T) {
 	sample := filepath.Join("..", "..", "testdata", "pcaps", "sample.pcap")
+	invalidSample := filepath.Join("..", "..", "testdata", "pcaps", "invalid.pcap")
 	cases := []struct {
 		name string
 		args []string
@@ -28,6 +29,12 @@ func TestReadGolden(t *testing.T) {
 		{"json", []string{"read", "-o", "json", sample}},
 		{"filtered", []string{"read", sample, "ip6"}},
 		{"now", []string{"read", "--now", "1795239470.5", sample}},
+		{"invalid", []string{"read", "--invalid", invalidSample}},
+		{"invalid-json", []string{"read", "--invalid", "-o", "json", invalidSample}},
+		{"invalid-events", []string{"read", "--invalid", "-e", "--event-timestamps=false", invalidSample, "port 30094 or port 30102"}},
+		{"netstat", []string{"read", "-o", "netstat", sample}},
+		{"netstat-host-timers", []string{"read", "-o", "netstat", "--timers", "--host", "10.1.0.2", "--host-timeout", "fin_timeout=3,syn_retries=2,synack_retries=2", sample}},
+		{"sockets", []string{"read", "-o", "sockets", "--host-timeout", "fin_timeout=3,syn_retries=2,synack_retries=2", sample}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

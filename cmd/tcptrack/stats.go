@@ -32,7 +32,15 @@ type statsReport struct {
 		Ignored  uint64 `json:"ignored"`
 		Invalid  uint64 `json:"invalid"`
 		Dropped  uint64 `json:"dropped_table_full"`
+		// Of Invalid: refused before any flow was looked at.
+		BadChecksum uint64 `json:"invalid_bad_checksum"`
+		BadHeader   uint64 `json:"invalid_bad_header"`
 	} `json:"tcp_verdicts"`
+	Checksum struct {
+		Verified   bool   `json:"verified"`        // --checksum (the default)
+		Offload    uint64 `json:"offload_pattern"` // taken as the capturing host's own (not failed)
+		Unverified uint64 `json:"not_verifiable"`  // cut by the snapshot length
+	} `json:"tcp_checksums"`
 	Frag struct {
 		Joined      uint64 `json:"joined"`
 		Lost        uint64 `json:"lost"`
@@ -61,14 +69,18 @@ type unsupportedLink struct {
 	Records  uint64 `json:"records"`
 }
 
-func makeStatsReport(rc *readCounts, ps *assemble.PipelineStats, ft *flowtable.Stats) *statsReport {
+func makeStatsReport(rc *readCounts, ps *assemble.PipelineStats, ft *flowtable.Stats, checksum bool) *statsReport {
 	ds := &ps.Decode
 	r := &statsReport{
-		Read: rc.Read, TCP: ds.TCP, NotTCP: ds.NotTCP, Fragments: ds.Fragment, Malformed: ds.Malformed,
+		// A segment refused before tracking (Rejected) is TCP too: the
+		// table counted it invalid.
+		Read: rc.Read, TCP: ds.TCP + ds.Rejected, NotTCP: ds.NotTCP, Fragments: ds.Fragment, Malformed: ds.Malformed,
 		Truncated: ds.Truncated, Unsupported: ds.Unsupported, Filtered: rc.Filtered, AfterNow: rc.AfterNow,
 		Backwards: ps.Backwards, MaxStepBack: float64(ps.MaxStepBack) / 1e9,
 	}
 	r.Verdicts.Accepted, r.Verdicts.Ignored, r.Verdicts.Invalid, r.Verdicts.Dropped = ft.Accepted, ft.Ignored, ft.Invalid, ft.Dropped
+	r.Verdicts.BadChecksum, r.Verdicts.BadHeader = ds.BadChecksum, ds.BadHeader
+	r.Checksum.Verified, r.Checksum.Offload, r.Checksum.Unverified = checksum, ds.OffloadChecksum, ds.Unverified
 	r.Frag.Joined, r.Frag.Lost, r.Frag.Waiting = ds.FragJoined, ds.FragLost, ds.FragWaiting
 	r.Frag.Dropped, r.Frag.Duplicate = ds.FragDropped, ds.FragDuplicate
 	r.Frag.Reassembled, r.Frag.Expired = ds.FragCompleted, ds.FragExpired
@@ -90,6 +102,7 @@ func makeStatsReport(rc *readCounts, ps *assemble.PipelineStats, ft *flowtable.S
 	check("packets read", r.Read, r.TCP, r.NotTCP, r.Fragments, r.Malformed, r.Truncated, r.Unsupported, r.Filtered, r.AfterNow)
 	check("tcp segments", r.TCP, r.Verdicts.Accepted, r.Verdicts.Ignored, r.Verdicts.Invalid, r.Verdicts.Dropped)
 	check("tcp segments handed to the table", r.TCP, ft.Segments)
+	check("segments refused before tracking", ft.Refused, ds.BadChecksum, ds.BadHeader)
 	check("fragment frames", r.Fragments, r.Frag.Joined, r.Frag.Lost, r.Frag.Waiting, r.Frag.Dropped, r.Frag.Duplicate)
 	check("flows created", r.Flows.Created, r.Flows.Expired, r.Flows.Killed, r.Flows.Reopened, r.Flows.Evicted, r.Flows.Active)
 	return r
@@ -100,6 +113,16 @@ func (r *statsReport) writeText(w io.Writer) {
 	v := &r.Verdicts
 	fmt.Fprintf(w, "  tcp:               %d (accepted %d, ignored %d, invalid %d, dropped table full %d)\n",
 		r.TCP, v.Accepted, v.Ignored, v.Invalid, v.Dropped)
+	if v.BadChecksum+v.BadHeader > 0 {
+		fmt.Fprintf(w, "    refused:         %d of the invalid before tracking (bad checksum %d, bad header %d)\n",
+			v.BadChecksum+v.BadHeader, v.BadChecksum, v.BadHeader)
+	}
+	if c := &r.Checksum; !c.Verified {
+		fmt.Fprintf(w, "  tcp checksums:     not verified (--no-checksum)\n")
+	} else if c.Offload+c.Unverified > 0 {
+		fmt.Fprintf(w, "  tcp checksums:     verified; not failed: %d with the offload pattern (the capturing host's own), %d cut by the snapshot length\n",
+			c.Offload, c.Unverified)
+	}
 	fmt.Fprintf(w, "  not tcp:           %d\n", r.NotTCP)
 	f := &r.Frag
 	fmt.Fprintf(w, "  ip fragments:      %d (joined %d, lost with given-up datagrams %d, waiting %d, dropped %d, duplicate %d; datagrams reassembled %d, expired %d)\n",
@@ -162,7 +185,11 @@ func writeLiveStats(w io.Writer, o *liveOptions, ps *assemble.PipelineStats, pst
 	fmt.Fprintf(w, "%d packets dropped by interface\n", pst.IfDropped)
 	fmt.Fprintf(w, "%d packets captured\n", ps.Records)
 	fmt.Fprintf(w, "  tcp:               %d (tracked: accepted %d, ignored %d, invalid %d, dropped table full %d)\n",
-		ds.TCP, ft.Accepted, ft.Ignored, ft.Invalid, ft.Dropped)
+		ds.TCP+ds.Rejected, ft.Accepted, ft.Ignored, ft.Invalid, ft.Dropped)
+	if ds.BadChecksum+ds.BadHeader > 0 {
+		fmt.Fprintf(w, "    refused:         %d of the invalid before tracking (bad checksum %d, bad header %d)\n",
+			ds.BadChecksum+ds.BadHeader, ds.BadChecksum, ds.BadHeader)
+	}
 	fmt.Fprintf(w, "  not tcp:           %d\n", ds.NotTCP)
 	fmt.Fprintf(w, "  fragments held:    %d (datagrams reassembled %d, expired %d)\n", ds.Fragment, ds.FragCompleted, ds.FragExpired)
 	fmt.Fprintf(w, "  malformed:         %d\n", ds.Malformed)

@@ -19,7 +19,30 @@ const (
 	ConntrackFile = "conntrack.txt" // conntrack -L -o extended -p tcp
 	EventsFile    = "events.txt"    // conntrack -E -o timestamp -p tcp
 	MetaFile      = "meta.json"     // Meta
+	// InvalidLogFile holds the router's conntrack log lines for the
+	// scenario (net.netfilter.nf_conntrack_log_invalid=6): one kernel
+	// message per line, verbatim ("nf_ct_proto_6: REASON IN=… SRC=…"), in
+	// the order logged. Absent from corpora recorded before it existed.
+	InvalidLogFile = "invalid.log"
 )
+
+// The endpoint hosts' socket tables, taken right after conntrack -L, in
+// the same shell: SocketsFile(host) is `ss -tanoeH` in that host's
+// namespace, NetstatFile(host) `netstat -tn` (net-tools). host is one of
+// Hosts.
+func SocketsFile(host string) string { return "ss-" + host + ".txt" }
+func NetstatFile(host string) string { return "netstat-" + host + ".txt" }
+
+// DroppedFile lists the TCP frames an impairing bridge dropped on their
+// way to the router, before the capture point (impaired scenarios only),
+// one a line: "UNIXTIME SRC SPORT DST DPORT FLAGS SEQ ACK LEN" (FLAGS as
+// tcpdump letters). No observer at the router saw them: a host whose last
+// segment is among them did something the capture cannot show (a lost RST
+// is never sent again).
+const DroppedFile = "dropped-before-capture.txt"
+
+// Hosts names the endpoint namespaces whose sockets are recorded.
+var Hosts = []string{"client", "server"}
 
 // Meta is a scenario's meta.json; field order and names are the contract.
 // Times are Unix seconds with microsecond resolution (CLOCK_REALTIME, the
@@ -36,6 +59,30 @@ type Meta struct {
 	EventsStop  float64           `json:"events_stop"`
 	Sysctl      map[string]string `json:"sysctl"` // the router's nf_conntrack_* settings after -L
 	Expect      []string          `json:"expect"` // what the scenario should show, in prose
+
+	// The endpoint hosts, by name (Hosts): addresses, the instants their
+	// socket tables were taken and their TCP timer settings.
+	HostSockets map[string]HostSnapshot `json:"hosts,omitempty"`
+	// Crafted lists endpoints whose segments were crafted frames, not a
+	// socket's (ADDR, or ADDR:PORT for one port of a real host): they have
+	// no socket to compare with, or their socket did not send what the
+	// capture shows.
+	Crafted []string `json:"crafted,omitempty"`
+	// KernelHZ is the kernel's CONFIG_HZ (its timer wheel's tick), 0 if
+	// unknown.
+	KernelHZ int `json:"kernel_hz,omitempty"`
+}
+
+// HostSnapshot is one endpoint host's part of meta.json.
+type HostSnapshot struct {
+	Addrs         []string          `json:"addrs"`
+	SocketsBefore float64           `json:"ss_before"`
+	SocketsAfter  float64           `json:"ss_after"`
+	SocketsAt     float64           `json:"ss_at"` // midpoint of the ss call
+	NetstatBefore float64           `json:"netstat_before"`
+	NetstatAfter  float64           `json:"netstat_after"`
+	NetstatAt     float64           `json:"netstat_at"`
+	Sysctl        map[string]string `json:"sysctl"` // the net.ipv4.tcp_* timer settings of the namespace
 }
 
 // UnixSeconds is t as meta.json stores it: microsecond resolution, like

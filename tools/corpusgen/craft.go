@@ -38,6 +38,8 @@ type seg struct {
 	abs     bool
 	gap     time.Duration // pause after sending; default 20ms
 	comment string        // why the segment is there (logged, not sent)
+	doff    uint8         // data offset field in 32-bit words, when not 0 (malformed headers)
+	badSum  bool          // a wrong TCP checksum (never the offload pattern)
 }
 
 // crafter injects frames from the client and the server namespaces.
@@ -139,6 +141,7 @@ func (c *crafter) inject(f *flow, s seg) error {
 	if h.opts, err = tcpOptions(s.opts); err != nil {
 		return err
 	}
+	h.doff, h.badSum = s.doff, s.badSum
 	c.ipID++
 	frame := buildFrame(srcMAC, dstMAC, src, dst, c.ipID, h, payload(s.n))
 	if _, err := syscall.Write(c.fds[s.from], frame); err != nil {
@@ -154,6 +157,8 @@ type tcpHeader struct {
 	flags        byte
 	win          uint16
 	opts         []byte // already padded to a multiple of 4
+	doff         uint8  // data offset to write instead of the real one (0: the real one)
+	badSum       bool   // corrupt the checksum
 }
 
 // buildFrame serialises Ethernet + IPv4/IPv6 + TCP with valid checksums.
@@ -165,6 +170,9 @@ func buildFrame(srcMAC, dstMAC net.HardwareAddr, src, dst net.IP, ipID uint16, h
 	binary.BigEndian.PutUint32(tcp[4:], h.seq)
 	binary.BigEndian.PutUint32(tcp[8:], h.ack)
 	tcp[12] = byte((20+len(h.opts))/4) << 4
+	if h.doff != 0 {
+		tcp[12] = h.doff << 4
+	}
 	tcp[13] = h.flags
 	binary.BigEndian.PutUint16(tcp[14:], h.win)
 	copy(tcp[20:], h.opts)
@@ -200,7 +208,16 @@ func buildFrame(srcMAC, dstMAC net.HardwareAddr, src, dst net.IP, ipID uint16, h
 		frame = append(frame, ip...)
 		pseudo = append(append(append([]byte{}, src.To16()...), dst.To16()...), 0, 0, byte(tcpLen>>8), byte(tcpLen), 0, 0, 0, 6)
 	}
-	binary.BigEndian.PutUint16(tcp[16:], checksum(sum16(0, pseudo), tcp))
+	sum := checksum(sum16(0, pseudo), tcp)
+	if h.badSum {
+		// Wrong, and not the pseudo-header sum a sender with checksum
+		// offload leaves in the field either (tcptrack takes that one for
+		// the capturing host's own packet).
+		partial := ^checksum(0, pseudo)
+		for sum++; sum == partial; sum++ {
+		}
+	}
+	binary.BigEndian.PutUint16(tcp[16:], sum)
 	return append(frame, tcp...)
 }
 

@@ -407,6 +407,7 @@ func rstAnswersSynAck() *scenario {
 	return &scenario{
 		name:        "rst-answers-synack",
 		description: "A crafted SYN from the real client address (port 30081) to the real server; the client kernel, which has no such socket, answers the SYN-ACK with RST.",
+		crafted:     []string{clientV4 + ":30081"},
 		checks: []check{
 			evented("UPDATE", "SYN_RECV", 30081, "[UPDATE] SYN_RECV on the SYN-ACK"),
 			evented("UPDATE", "CLOSE", 30081, "[UPDATE] CLOSE on the client kernel's RST"),

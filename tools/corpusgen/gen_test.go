@@ -112,6 +112,14 @@ func pcapBytes(pkts map[int64][]byte, order []int64) []byte {
 
 func TestVerifyCapture(t *testing.T) {
 	a, c := []byte("packet-a"), []byte("packet-c")
+	// A bare IPv4 RST as a host without the socket sends it (ID 0), and
+	// the same in IPv6.
+	rst4 := []byte{0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 1, 0, 2, 10, 2, 0, 2,
+		0xa0, 0x2a, 0x1f, 0x71, 1, 2, 3, 4, 0, 0, 0, 0, 0x50, 0x04, 0, 0, 0, 0, 0, 0}
+	rst6 := append([]byte{0x60, 0, 0, 0, 0, 20, 6, 64}, make([]byte, 32)...)
+	rst6 = append(rst6, rst4[20:]...)
+	data4 := append([]byte(nil), rst4...)
+	data4[33] = 0x18 // PSH ACK
 	for _, tc := range []struct {
 		name    string
 		pkts    map[int64][]byte
@@ -124,6 +132,9 @@ func TestVerifyCapture(t *testing.T) {
 		{"same packet 500us apart, duplicates expected", map[int64][]byte{1000: a, 1500: a}, []int64{1000, 1500}, true, ""},
 		{"retransmission 200ms later", map[int64][]byte{1000: a, 201000: a}, []int64{1000, 201000}, false, ""},
 		{"empty", map[int64][]byte{}, nil, false, "no packets"},
+		{"identical RSTs answering a burst", map[int64][]byte{1000: rst4, 1007: rst4}, []int64{1000, 1007}, false, ""},
+		{"identical IPv6 RSTs", map[int64][]byte{1000: rst6, 1007: rst6}, []int64{1000, 1007}, false, ""},
+		{"the same data segment twice", map[int64][]byte{1000: data4, 1007: data4}, []int64{1000, 1007}, false, "captured twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "c.pcap")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -72,6 +73,7 @@ type verdict struct {
 	dup   bool          // send twice, back to back
 	delay time.Duration // send later; later frames overtake it
 	hold  bool          // reorder: send right after the next frame
+	echo  time.Duration // send now and a copy this much later (a stale duplicate)
 }
 
 // impairPolicy decides per frame; each direction has its own instance and
@@ -146,7 +148,11 @@ type bridge struct {
 type bridgeDir struct {
 	in, out int
 	pol     impairPolicy
-	pending sync.WaitGroup // delayed and held frames not yet sent
+	// toRouter: frames dropped here never reach the capture point; they
+	// are listed (droppedLog) for the endpoint test.
+	toRouter   bool
+	droppedLog []string
+	pending    sync.WaitGroup // delayed and held frames not yet sent
 
 	mu        sync.Mutex
 	held      []byte
@@ -176,7 +182,7 @@ func startBridge(n node, a, b string, pol [2]impairPolicy) (*bridge, error) {
 		if p == nil {
 			p = passPolicy{}
 		}
-		br.dirs[i] = &bridgeDir{in: br.fds[i], out: br.fds[1-i], pol: p}
+		br.dirs[i] = &bridgeDir{in: br.fds[i], out: br.fds[1-i], pol: p, toRouter: i == 0}
 	}
 	for _, d := range br.dirs {
 		br.readers.Add(1)
@@ -216,6 +222,9 @@ func (d *bridgeDir) handle(frame []byte) {
 	switch {
 	case v.drop:
 		d.dropped++
+		if d.toRouter && fi.tcp {
+			d.droppedLog = append(d.droppedLog, describeFrame(frame, time.Now()))
+		}
 	case v.dup:
 		d.duplicated++
 		d.sendLocked(frame)
@@ -242,6 +251,16 @@ func (d *bridgeDir) handle(frame []byte) {
 		return
 	default:
 		d.sendLocked(frame)
+		if v.echo > 0 {
+			d.duplicated++
+			d.pending.Add(1)
+			time.AfterFunc(v.echo, func() {
+				defer d.pending.Done()
+				d.mu.Lock()
+				d.sendLocked(frame)
+				d.mu.Unlock()
+			})
+		}
 	}
 	d.releaseLocked()
 }
@@ -292,6 +311,73 @@ func (br *bridge) closeFDs() {
 			br.fds[i] = -1
 		}
 	}
+}
+
+// dropped lists the frames dropped before they reached the router.
+func (br *bridge) dropped() []string {
+	var out []string
+	for _, d := range br.dirs {
+		d.mu.Lock()
+		out = append(out, d.droppedLog...)
+		d.mu.Unlock()
+	}
+	return out
+}
+
+// describeFrame is one line of kernelcorpus.DroppedFile.
+func describeFrame(b []byte, at time.Time) string {
+	if len(b) < 14 {
+		return ""
+	}
+	ip := b[14:]
+	var src, dst netip.Addr
+	var l4 []byte
+	switch binary.BigEndian.Uint16(b[12:14]) {
+	case 0x0800:
+		if len(ip) < 20 {
+			return ""
+		}
+		ihl := int(ip[0]&0x0f) * 4
+		tot := int(binary.BigEndian.Uint16(ip[2:4]))
+		if ihl < 20 || tot > len(ip) || tot < ihl {
+			return ""
+		}
+		src, dst = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
+		l4 = ip[ihl:tot]
+	case 0x86dd:
+		if len(ip) < 40 {
+			return ""
+		}
+		pl := int(binary.BigEndian.Uint16(ip[4:6]))
+		if 40+pl > len(ip) {
+			return ""
+		}
+		src, dst = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40]))
+		l4 = ip[40 : 40+pl]
+	default:
+		return ""
+	}
+	if len(l4) < 20 {
+		return ""
+	}
+	doff := int(l4[12]>>4) * 4
+	if doff < 20 || doff > len(l4) {
+		return ""
+	}
+	flags := ""
+	for _, f := range []struct {
+		bit byte
+		c   string
+	}{{0x02, "S"}, {0x01, "F"}, {0x08, "P"}, {0x04, "R"}, {0x20, "U"}, {0x10, "."}} {
+		if l4[13]&f.bit != 0 {
+			flags += f.c
+		}
+	}
+	if flags == "" {
+		flags = "none"
+	}
+	return fmt.Sprintf("%.6f %s %d %s %d %s %d %d %d", float64(at.UnixMicro())/1e6, src, binary.BigEndian.Uint16(l4[0:2]),
+		dst, binary.BigEndian.Uint16(l4[2:4]), flags, binary.BigEndian.Uint32(l4[4:8]), binary.BigEndian.Uint32(l4[8:12]), len(l4)-doff)
 }
 
 func (br *bridge) stats() string {

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/kmsg"
 )
 
 // bigDefaultOut is where random-big goes unless -out says otherwise: a
@@ -33,6 +35,7 @@ type options struct {
 	list        bool
 	keepFailed  bool
 	strict      bool
+	hz          int // the kernel's CONFIG_HZ, for meta.json
 }
 
 func main() {
@@ -108,6 +111,7 @@ func realMain() int {
 		return 1
 	}
 	kernel = strings.TrimSpace(kernel)
+	o.hz = kernelHZ(context.Background(), kernel)
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		fmt.Fprintf(os.Stderr, "gen: %v\n", err)
 		return 1
@@ -116,6 +120,20 @@ func realMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	cleanStale(ctx)
+	// The routers' conntrack log lines reach the kernel log only while
+	// nf_log_all_netns=1 in the initial namespace; the original value is
+	// put back on the way out (signals included: they cancel ctx and
+	// realMain returns through here).
+	restoreLog, err := kmsg.EnableAllNetns()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gen: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := restoreLog(); err != nil {
+			fmt.Fprintf(os.Stderr, "gen: %v\n", err)
+		}
+	}()
 
 	start := time.Now()
 	var mu sync.Mutex
@@ -176,7 +194,7 @@ func realMain() int {
 		failed++
 	}
 	if len(selected) == len(allScenarios(o)) {
-		for _, miss := range coverage(o.out, selected) {
+		for _, miss := range append(coverage(o.out, selected), logCoverage(o.out, selected)...) {
 			logf("WARN coverage: %s", miss)
 			allWarnings = append(allWarnings, miss)
 		}
@@ -193,8 +211,12 @@ func (sc *scenario) weight() int {
 	switch {
 	case sc.name == "random-big":
 		return 1000
+	case sc.runTime > 20*time.Second:
+		return 200
 	case sc.name == "random":
 		return 100
+	case sc.runTime > 0:
+		return 50 + int(sc.runTime/time.Second)
 	case sc.name == "expiry":
 		return 50
 	case sc.impair != nil:
@@ -209,13 +231,16 @@ func preflight() error {
 		return fmt.Errorf("must run as root (network namespaces, nftables, packet sockets)")
 	}
 	var missing []string
-	for _, tool := range []string{"ip", "nft", "tcpdump", "conntrack", "ethtool", "sysctl", "uname"} {
+	for _, tool := range []string{"ip", "nft", "tcpdump", "conntrack", "ethtool", "sysctl", "uname", "ss", "netstat"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool)
 		}
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("missing tools: %s (install the packages in tools/corpusgen/packages.txt)", strings.Join(missing, ", "))
+	}
+	if !fileExists("/dev/kmsg") || !fileExists("/proc/sys/net/netfilter/nf_log_all_netns") {
+		return fmt.Errorf("no kernel log to read conntrack's invalid-packet lines from (/dev/kmsg, net.netfilter.nf_log_all_netns)")
 	}
 	if !fileExists("/proc/sys/net/netfilter/nf_conntrack_tcp_loose") {
 		return fmt.Errorf("no TCP connection tracking in this kernel (/proc/sys/net/netfilter/nf_conntrack_tcp_loose missing; modprobe nf_conntrack)")
@@ -246,8 +271,11 @@ func allScenarios(o *options) []*scenario {
 		pickup(), reopenTimeWait(), expiry(), retransmittedFIN(), zeroWindow(), optionsOff(), sackLoss(),
 		craftedRST(), craftedWindow(), craftedSYN(), craftedFIN(), craftedReopen(ipv4), craftedReopen(ipv6),
 		craftedSimultaneousOpen(), craftedChallenge(),
-		randomScenario(o.randomConns),
+		rstClosing(), rstCrossing(), finAfterHole(), pickupFINs(), pickupHalfClosed(),
+		hostTimeWait(), hostFinWait2(), hostSynSent(), hostSynRecv(),
 	)
+	s = append(s, invalidScenarios()...)
+	s = append(s, randomScenario(o.randomConns))
 	if o.big.conns > 0 {
 		s = append(s, bigRandomScenario(o.big))
 	}

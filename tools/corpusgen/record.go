@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,8 +22,8 @@ import (
 // PRE_ROUTING (-Q in on every interface, so a forwarded packet is written
 // once, when it arrives) and conntrack -E; it ends with conntrack -L.
 type recorder struct {
-	router node
-	dir    string
+	router, client, server node
+	dir                    string
 
 	events      *exec.Cmd
 	eventsOut   *os.File
@@ -36,6 +37,9 @@ type recorder struct {
 
 	listBefore, listAfter time.Time
 	sysctl                map[string]string
+	hosts                 map[string]kernelcorpus.HostSnapshot // the endpoint hosts' socket tables (hostsnap.go)
+
+	klog *kernelLog
 
 	opts recordOpts
 	// lost says what tcpdump or conntrack -E lost, when opts.tolerateLoss
@@ -50,18 +54,27 @@ type recordOpts struct {
 	tolerateLoss bool // lost packets or events are a note, not a failure (big captures for benchmarks)
 }
 
-// startRecording starts conntrack -E, then tcpdump, and returns once both
-// are listening. Both run until stop.
-func startRecording(ctx context.Context, router node, dir string, opts recordOpts) (*recorder, error) {
-	r := &recorder{router: router, dir: dir, opts: opts}
+// startRecording starts reading the kernel log, conntrack -E, then
+// tcpdump, and returns once all are listening. They run until finish. The
+// kernel log lines of frames to or from the router's interfaces (their MACs
+// are this scenario's) are the scenario's.
+func startRecording(ctx context.Context, t *topology, dir string, opts recordOpts) (*recorder, error) {
+	router := t.router
+	r := &recorder{router: router, client: t.client, server: t.server, dir: dir, opts: opts}
 	if r.opts.bufKiB == 0 {
 		r.opts.bufKiB = 32768
 	}
 	if r.opts.eventsBuf == 0 {
 		r.opts.eventsBuf = 16 << 20
 	}
+	klog, err := startKernelLog(t.routerCMAC, t.routerSMAC)
+	if err != nil {
+		return nil, err
+	}
+	r.klog = klog
 	f, err := os.Create(filepath.Join(dir, kernelcorpus.EventsFile))
 	if err != nil {
+		r.abort()
 		return nil, fmt.Errorf("events file: %w", err)
 	}
 	r.eventsOut = f
@@ -75,6 +88,8 @@ func startRecording(ctx context.Context, router node, dir string, opts recordOpt
 	r.events.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // terminal ^C goes to us, we stop it cleanly
 	if err := r.events.Start(); err != nil {
 		f.Close()
+		r.events = nil
+		r.abort()
 		return nil, fmt.Errorf("start conntrack -E: %w", err)
 	}
 	r.eventsStart = time.Now()
@@ -132,29 +147,72 @@ func startRecording(ctx context.Context, router node, dir string, opts recordOpt
 		r.abort()
 		return nil, ctx.Err()
 	}
-	// conntrack -E prints nothing when ready; its netlink subscription is
-	// done within milliseconds of exec, the tcpdump start above took longer.
-	time.Sleep(150 * time.Millisecond)
+	// conntrack -E prints nothing when ready: wait until its netlink socket
+	// has joined the conntrack event groups in the router's namespace. (A
+	// fixed pause was not enough: under load ip netns exec can take over a
+	// second, and a scenario's whole traffic then went unrecorded.)
+	if err := waitEventsSubscribed(ctx, r.events.Process.Pid, router); err != nil {
+		r.abort()
+		return nil, err
+	}
 	return r, nil
 }
 
-// list takes the final conntrack -L and the router's tracking sysctls, then
-// stops tcpdump and, half a second after the list, conntrack -E (the dump
-// evicts expired entries, and their DESTROY events must be recorded).
-func (r *recorder) finish(ctx context.Context) error {
-	out, err := os.Create(filepath.Join(r.dir, kernelcorpus.ConntrackFile))
+// waitEventsSubscribed returns once process pid runs in n's namespace with a
+// NETLINK_NETFILTER socket subscribed to some multicast group, which only
+// conntrack -E has there.
+func waitEventsSubscribed(ctx context.Context, pid int, n node) error {
+	want, err := os.Stat(n.path())
 	if err != nil {
 		return err
 	}
-	defer out.Close()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", r.router.name, "conntrack", "-L", "-o", "extended", "-p", "tcp")
-	var stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = out, &stderr
-	r.listBefore = time.Now()
-	err = cmd.Run()
-	r.listAfter = time.Now()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if ns, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && os.SameFile(ns, want) {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/netlink", pid)); err == nil && netfilterSubscribed(string(b)) {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return errors.New("conntrack -E did not subscribe to conntrack events within 20s")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// netfilterSubscribed reports whether a /proc/net/netlink table lists a
+// NETLINK_NETFILTER (12) socket with a nonzero Groups mask.
+func netfilterSubscribed(table string) bool {
+	for _, line := range strings.Split(table, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[1] != "12" {
+			continue
+		}
+		if g, err := strconv.ParseUint(f[3], 16, 32); err == nil && g != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// finish takes the final conntrack -L and, in the same shell right after
+// it, the endpoint hosts' socket tables (hostsnap.go); then the router's
+// tracking sysctls and the hosts' timer settings; then stops tcpdump and,
+// half a second after the list, conntrack -E (the dump evicts expired
+// entries, and their DESTROY events must be recorded).
+func (r *recorder) finish(ctx context.Context) error {
+	stamps, err := runList(ctx, r.router, r.client, r.server, r.dir)
 	if err != nil {
-		return fmt.Errorf("conntrack -L: %w: %s", err, stderr.String())
+		return err
+	}
+	r.listBefore = time.UnixMicro(int64(stamps["list_before"] * 1e6))
+	r.listAfter = time.UnixMicro(int64(stamps["list_after"] * 1e6))
+	if r.hosts, err = hostSnapshots(ctx, r.client, r.server, stamps); err != nil {
+		return err
 	}
 	r.sysctl, err = readTrackingSysctl(ctx, r.router)
 	if err != nil {
@@ -163,6 +221,12 @@ func (r *recorder) finish(ctx context.Context) error {
 	if err := r.stopTcpdump(); err != nil {
 		return err
 	}
+	// The capture is closed: a packet in it was logged (if at all) within
+	// the same softirq that handed it to tcpdump.
+	if err := r.klog.finish(r.dir); err != nil {
+		return fmt.Errorf("kernel log: %w", err)
+	}
+	r.klog = nil
 	time.Sleep(time.Until(r.listAfter.Add(500 * time.Millisecond)))
 	return r.stopEvents()
 }
@@ -224,6 +288,16 @@ func (r *recorder) stopEvents() error {
 	if err != nil && !errors.As(err, &ee) {
 		return fmt.Errorf("conntrack -E: %w", err)
 	}
+	// On SIGINT it says how many events it printed: all must be in the file.
+	if m := shownRE.FindStringSubmatch(r.eventsErr.String()); m != nil {
+		b, err := os.ReadFile(r.eventsOut.Name())
+		if err != nil {
+			return err
+		}
+		if lines := strings.Count(string(b), "\n"); strconv.Itoa(lines) != m[1] {
+			return fmt.Errorf("conntrack -E showed %s events, the file has %d lines", m[1], lines)
+		}
+	}
 	return nil
 }
 
@@ -236,8 +310,15 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+var shownRE = regexp.MustCompile(`(\d+) flow events have been shown`)
+
 // abort stops whatever still runs, for error paths.
 func (r *recorder) abort() {
+	if r.klog != nil {
+		r.klog.abort()
+		r.klog.r.Close()
+		r.klog = nil
+	}
 	if r.tcpdump != nil && r.tcpdump.Process != nil {
 		_ = r.stopTcpdump()
 	}
@@ -246,10 +327,11 @@ func (r *recorder) abort() {
 	}
 }
 
-// readTrackingSysctl returns every nf_conntrack_tcp_* value and
-// nf_conntrack_acct of the namespace.
+// readTrackingSysctl returns every nf_conntrack_tcp_* value,
+// nf_conntrack_acct, nf_conntrack_checksum and nf_conntrack_log_invalid of
+// the namespace.
 func readTrackingSysctl(ctx context.Context, n node) (map[string]string, error) {
-	out, err := n.run(ctx, "", "sysctl", "-a", "-r", `^net\.netfilter\.nf_conntrack_(tcp_|acct)`)
+	out, err := n.run(ctx, "", "sysctl", "-a", "-r", `^net\.netfilter\.nf_conntrack_(tcp_|acct|checksum|log_invalid)`)
 	if err != nil {
 		return nil, err
 	}
@@ -273,5 +355,6 @@ func (r *recorder) writeMeta(m kernelcorpus.Meta) error {
 	m.EventsStart = kernelcorpus.UnixSeconds(r.eventsStart)
 	m.EventsStop = kernelcorpus.UnixSeconds(r.eventsStop)
 	m.Sysctl = r.sysctl
+	m.HostSockets = r.hosts
 	return kernelcorpus.WriteMeta(r.dir, &m)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,14 @@ type scenario struct {
 	prepare func() error
 	// after runs on the finished recording in dir (before the checks).
 	after func(r *run, dir string) error
+	// crafted lists endpoints (ADDR or ADDR:PORT) of real hosts whose
+	// segments were crafted: the endpoint test does not hold their
+	// sockets to what the capture shows. The fake addresses are crafted
+	// in every scenario.
+	crafted []string
+	// runTime is how long the scenario runs, when it is long (it starts
+	// first).
+	runTime time.Duration
 }
 
 // check is one expectation on the kernel's output, written to meta.json as
@@ -206,7 +215,7 @@ func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel str
 		}
 	}()
 
-	t, err := newTopology(ctx, fmt.Sprintf("%02d", idx), sc.topo)
+	t, err := newTopology(ctx, idx, sc.topo)
 	if err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
 	}
@@ -262,7 +271,7 @@ func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel str
 			return nil, fmt.Errorf("before recording: %w", err)
 		}
 	}
-	rec, err := startRecording(ctx, t.router, tmp, sc.record)
+	rec, err := startRecording(ctx, t, tmp, sc.record)
 	if err != nil {
 		return nil, err
 	}
@@ -282,15 +291,28 @@ func generate(ctx context.Context, sc *scenario, idx int, o *options, kernel str
 	}
 	r.closeAll()
 
+	var dropped []string
 	for _, br := range bridges {
 		br.stop()
 		r.note("%s", br.stats())
+		dropped = append(dropped, br.dropped()...)
 	}
 	for _, l := range rec.lost {
 		r.note("%s", l)
 		warnings = append(warnings, l)
 	}
-	m := kernelcorpus.Meta{Scenario: sc.name, Description: sc.description, Seed: o.seed, Kernel: kernel}
+	if len(bridges) > 0 {
+		sort.Strings(dropped)
+		data := strings.Join(dropped, "\n")
+		if data != "" {
+			data += "\n"
+		}
+		if err := os.WriteFile(filepath.Join(tmp, kernelcorpus.DroppedFile), []byte(data), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	m := kernelcorpus.Meta{Scenario: sc.name, Description: sc.description, Seed: o.seed, Kernel: kernel, KernelHZ: o.hz,
+		Crafted: append([]string{fakeClientV4, fakeServerV4, fakeClientV6, fakeServerV6}, sc.crafted...)}
 	for _, c := range sc.checks {
 		m.Expect = append(m.Expect, c.String())
 	}

@@ -49,9 +49,14 @@ type topoOpts struct {
 	impairClientSide bool
 	impairServerSide bool
 	endpointSysctl   []string // extra key=value for client and server
-	clientSysctl     []string
-	serverSysctl     []string
-	routerSysctl     []string
+	// endpointChecksumOffload leaves TX checksum offload on at the client's
+	// and server's veths: their packets reach the router (and its capture)
+	// with the pseudo-header sum in the checksum field, as from a host
+	// whose NIC fills checksums in.
+	endpointChecksumOffload bool
+	clientSysctl            []string
+	serverSysctl            []string
+	routerSysctl            []string
 }
 
 // endpointBaseSysctl keeps kernel waits short on client and server.
@@ -91,8 +96,8 @@ func cleanStale(ctx context.Context) {
 
 // newTopology creates the namespaces and links; on error everything created
 // so far is removed again.
-func newTopology(ctx context.Context, id string, o topoOpts) (t *topology, err error) {
-	base := fmt.Sprintf("%s-%d-%s", nsPrefix, os.Getpid(), id)
+func newTopology(ctx context.Context, idx int, o topoOpts) (t *topology, err error) {
+	base := fmt.Sprintf("%s-%d-%02d", nsPrefix, os.Getpid(), idx)
 	t = &topology{client: node{base + "-c"}, router: node{base + "-r"}, server: node{base + "-s"}}
 	if o.impairClientSide {
 		t.impC = &node{base + "-ic"}
@@ -129,6 +134,7 @@ func newTopology(ctx context.Context, id string, o topoOpts) (t *topology, err e
 		"net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
 		"net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
 		"net.netfilter.nf_conntrack_acct=1")
+	rkv = append(rkv, routerLogSysctl...)
 	if err := t.router.sysctl(ctx, append(rkv, o.routerSysctl...)...); err != nil {
 		return t, err
 	}
@@ -160,8 +166,11 @@ func newTopology(ctx context.Context, id string, o topoOpts) (t *topology, err e
 	} else {
 		links = append(links, veth{t.server, "eth0", t.router, "s0"})
 	}
-	for _, l := range links {
-		if _, err := runCmd(ctx, "", "ip", "-n", l.a.name, "link", "add", l.an, "type", "veth", "peer", "name", l.bn, "netns", l.b.name); err != nil {
+	for i, l := range links {
+		// Addresses unique to this scenario and run: they mark its lines
+		// in the shared kernel log (kernellog.go).
+		if _, err := runCmd(ctx, "", "ip", "-n", l.a.name, "link", "add", l.an, "address", vethMAC(idx, i, 0).String(),
+			"type", "veth", "peer", "name", l.bn, "address", vethMAC(idx, i, 1).String(), "netns", l.b.name); err != nil {
 			return t, err
 		}
 	}
@@ -172,7 +181,11 @@ func newTopology(ctx context.Context, id string, o topoOpts) (t *topology, err e
 			n   node
 			dev string
 		}{{l.a, l.an}, {l.b, l.bn}} {
-			if _, err := e.n.run(ctx, "", "ethtool", "-K", e.dev, "tx", "off", "tso", "off", "gso", "off", "gro", "off"); err != nil {
+			tx := "off"
+			if o.endpointChecksumOffload && (e.n == t.client || e.n == t.server) {
+				tx = "on"
+			}
+			if _, err := e.n.run(ctx, "", "ethtool", "-K", e.dev, "tx", tx, "tso", "off", "gso", "off", "gro", "off"); err != nil {
 				return t, err
 			}
 		}
@@ -236,6 +249,15 @@ func newTopology(ctx context.Context, id string, o topoOpts) (t *topology, err e
 	}
 	if _, err := runCmd(ctx, strings.Join(neigh, "\n")+"\n", "ip", "-n", t.router.name, "-batch", "-"); err != nil {
 		return t, err
+	}
+	// One CPU takes every packet the router receives (RPS): packets that
+	// arrive on c0 and s0 within microseconds are then tapped for the
+	// capture and run through conntrack in one order, the order the capture
+	// file keeps. Spread over CPUs, the two could pass conntrack in the
+	// other order than the capture shows, which the state mostly hides but
+	// the invalid log does not (a SYN just before or after the SYN-ACK).
+	if _, err := t.router.run(ctx, "", "sh", "-c", "for q in /sys/class/net/c0/queues/rx-* /sys/class/net/s0/queues/rx-*; do echo 1 > $q/rps_cpus; done"); err != nil {
+		return t, fmt.Errorf("router RPS: %w", err)
 	}
 	if err := t.router.nft(ctx, routerRuleset); err != nil {
 		return t, err
