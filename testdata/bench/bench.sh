@@ -13,8 +13,9 @@
 #                                    without and with summaries (-o json)
 #   testdata/bench/bench.sh stages [FILE]
 #                                    CPU profile of tcptrack read on FILE,
-#                                    split into stages (read, decode, key and
-#                                    hash, batching, table, fsm, output ...)
+#                                    split into stages (read, decode, TCP
+#                                    checksum, key and hash, batching, table,
+#                                    fsm, output ...)
 #
 # Environment:
 #   RUNS=5          runs per tool (medians are reported)
@@ -235,6 +236,7 @@ if [ "${1:-}" = stages ]; then
 			if (f ~ /^runtime\.asyncPreempt/) return ""
 			if (f ~ /^(internal\/runtime\/syscall|syscall\.|internal\/poll|os\.\(\*File\)\.(Read|Write))/) return "syscall"
 			if (f ~ /(\(\*Reader\)\.|bufio\.\(\*Reader\)|\(\*readBuf\)|\(\*Hold\)|\(\*Merger\)|mmap|\(\*mergedSource\)|\(\*fileSource\)|recordSource)/) return "read: records"
+			if (f ~ /assemble\.(verifyTCP|sum64|fold16)/) return "decode: TCP checksum"
 			if (f ~ /(\(\*Decoder\)\.|assemble\.parseOptions|assemble\.checksum|fragTable)/) return "decode"
 			if (f ~ /(flowtable\.MakeKey|Key\.Hash|flowtable\.endpointHash|flowtable\.mix|netip\.Addr\.As16|KeyOf)/) return "key and hash"
 			if (f ~ /^github.com\/tcptrack\/tcptrack\/fsm\./) return "fsm (state machines)"
@@ -274,7 +276,7 @@ if [ "${1:-}" = stages ]; then
 			printf "### --shards %d: wall %.2f s, CPU %.2f s (profiled %.2f s), %.0f ns CPU per packet\n\n", shards, wall, cpu, total, cpu / pk * 1e9
 			print "| stage | CPU s (profiled) | share | ns per packet | on the reading goroutine | on decoder goroutines | on shard goroutines | runtime |"
 			print "|---|---:|---:|---:|---:|---:|---:|---:|"
-			split("read: read(2)|read: records|read loop (clamp, counters)|decode|key and hash|batching and hand-off|table (lookup, insert, expiry)|fsm (state machines)|output (close, order, format)|runtime (GC, scheduler, memory)|other", order, "|")
+			split("read: read(2)|read: records|read loop (clamp, counters)|decode|decode: TCP checksum|key and hash|batching and hand-off|table (lookup, insert, expiry)|fsm (state machines)|output (close, order, format)|runtime (GC, scheduler, memory)|other", order, "|")
 			for (k = 1; k in order; k++) {
 				st = order[k]
 				if (!(st in t)) continue
