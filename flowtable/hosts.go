@@ -30,11 +30,33 @@ func (hp *HostPair) Side(k Key) fsm.Dir {
 	return fsm.Reply
 }
 
+// A pair's fsm.Hosts (424 bytes) is kept, as a flow's summary is, as the
+// one segment it has been fed until a second comes; then it is built by
+// feeding that segment to zero Hosts, and lives in a slab of its own.
+// Update is a function of the segments fed in order, so the pair is
+// exactly the one fed segment by segment. A tuple that never gets past
+// its first segment (SYN floods, scans, unanswered SYNs, stray RSTs) costs
+// a held segment instead of a pair; reading it builds one in a scratch
+// value.
 type hostEntry struct {
-	HostPair
+	Key     Key
+	n       uint8   // segments held (0 or 1); in the byte after Key's 38
+	heldDir fsm.Dir // the held segment's direction
+	ID      uint64  // 0: a free slot
+	Last    int64
+	full    uint32 // position+1 of its Hosts in hostTable.pairs; 0: held
+	held    fsm.Segment
+	heldTS  int64
 }
 
 func (e *hostEntry) live() bool { return e.ID != 0 }
+
+func (e *hostEntry) side(k Key) fsm.Dir {
+	if e.Key == k {
+		return fsm.Original
+	}
+	return fsm.Reply
+}
 
 // hostTable is a shard's host pairs: an index over a slab, like the flows
 // (with an index of its own kind: pairIndex).
@@ -43,6 +65,10 @@ type hostTable struct {
 	max     int
 	ents    slab[hostEntry]
 	free    []uint32
+	pairs   slab[fsm.Hosts] // the built pairs, referenced by hostEntry.full
+	pfree   []uint32
+	scratch fsm.Hosts // a held pair built for reading
+	eager   bool      // build every pair on its first segment (tests compare the two)
 	ix      pairIndex
 	n       int
 	cursor  uint32 // incremental sweep position
@@ -87,14 +113,59 @@ func (t *hostTable) process(p *segment, seq, h uint64, exists func(*Key, uint64)
 		} else {
 			pos = t.ents.add()
 		}
-		*t.ents.at(pos) = hostEntry{HostPair{Key: p.Key, ID: seq}}
+		*t.ents.at(pos) = hostEntry{Key: p.Key, ID: seq}
 		t.ix.insert(pos, h)
 		t.n++
 	}
 	e := t.ents.at(pos)
-	dir := e.Side(p.Key)
-	e.Hosts.Update(t.cfg, dir, &p.TCP, p.TS)
+	t.update(e, e.side(p.Key), &p.TCP, p.TS)
 	e.Last = p.TS
+}
+
+// update feeds one segment to a pair: held while it is the first, else
+// into the pair's Hosts (built from the held segment on the second).
+func (t *hostTable) update(e *hostEntry, dir fsm.Dir, seg *fsm.Segment, ts int64) {
+	if e.full != 0 {
+		t.pairs.at(e.full-1).Update(t.cfg, dir, seg, ts)
+		return
+	}
+	if e.n == 0 && !t.eager {
+		e.held, e.heldTS, e.heldDir, e.n = *seg, ts, dir, 1
+		return
+	}
+	var fp uint32
+	if n := len(t.pfree); n > 0 {
+		fp, t.pfree = t.pfree[n-1], t.pfree[:n-1]
+	} else {
+		fp = t.pairs.add()
+	}
+	hs := t.pairs.at(fp)
+	t.replay(e, hs)
+	hs.Update(t.cfg, dir, seg, ts)
+	e.full, e.n, e.held, e.heldTS = fp+1, 0, fsm.Segment{}, 0
+}
+
+// replay makes hs the pair of e's held segments.
+func (t *hostTable) replay(e *hostEntry, hs *fsm.Hosts) {
+	*hs = fsm.Hosts{}
+	if e.n != 0 {
+		hs.Update(t.cfg, e.heldDir, &e.held, e.heldTS)
+	}
+}
+
+// hosts is e's pair: in its slab, or built into the table's scratch value
+// (valid until the next call).
+func (t *hostTable) hosts(e *hostEntry) *fsm.Hosts {
+	if e.full != 0 {
+		return t.pairs.at(e.full - 1)
+	}
+	t.replay(e, &t.scratch)
+	return &t.scratch
+}
+
+// pair is e as handed out.
+func (t *hostTable) pair(e *hostEntry) HostPair {
+	return HostPair{Key: e.Key, Hosts: *t.hosts(e), ID: e.ID, Last: e.Last}
 }
 
 // sweep looks at a few pairs from where it stopped last and drops those
@@ -115,7 +186,7 @@ func (t *hostTable) sweep(now int64, exists func(*Key, uint64) bool) {
 		if !e.live() {
 			continue
 		}
-		if e.Hosts.Done(t.cfg, now) {
+		if t.hosts(e).Done(t.cfg, now) {
 			h := e.Key.Hash()
 			if !exists(&e.Key, h) {
 				t.remove(pos, h)
@@ -141,7 +212,7 @@ func (t *hostTable) evict(now int64, exists func(*Key, uint64) bool) {
 		if !e.live() {
 			continue
 		}
-		if e.Hosts.Done(t.cfg, now) {
+		if t.hosts(e).Done(t.cfg, now) {
 			victim, found = pos, true
 			break
 		}
@@ -161,6 +232,9 @@ func (t *hostTable) remove(pos uint32, h uint64) {
 		h = e.Key.Hash()
 	}
 	t.ix.remove(pos, h)
+	if e.full != 0 {
+		t.pfree = append(t.pfree, e.full-1)
+	}
 	*e = hostEntry{}
 	t.free = append(t.free, pos)
 	t.n--
@@ -172,14 +246,14 @@ func (t *hostTable) lookup(k Key) (HostPair, bool) {
 	if !ok {
 		return HostPair{}, false
 	}
-	return t.ents.at(pos).HostPair, true
+	return t.pair(t.ents.at(pos)), true
 }
 
 // appendLive appends a copy of every pair.
 func (t *hostTable) appendLive(dst []HostPair) []HostPair {
 	for pos := range t.ents.len() {
 		if e := t.ents.at(pos); e.live() {
-			dst = append(dst, e.HostPair)
+			dst = append(dst, t.pair(e))
 		}
 	}
 	return dst
