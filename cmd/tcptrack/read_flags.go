@@ -142,23 +142,9 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	fs.BoolVar(&help, "h", false, "")
 	fs.BoolVar(&help, "help", false, "")
 
-	// Flags may stand between and after the files; the first argument
-	// after a file that is neither a file nor "-" starts the BPF filter.
 	var filterWords []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, usagef("read: %v (see tcptrack read --help)", err)
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if len(o.files) > 0 && rest[0] != "-" && !isFile(rest[0]) {
-			filterWords = rest
-			break
-		}
-		o.files = append(o.files, rest[0])
-		args = rest[1:]
+	if err := parseFilesAndFilter(fs, "read", args, &o.files, &filterWords); err != nil {
+		return nil, err
 	}
 	if help {
 		fmt.Fprintf(stderr, readUsage, output.DefaultColumns, trackingUsage()+"\n"+ipfixUsage)
@@ -168,11 +154,9 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 	if err := o.ipfixFlags.check("read"); err != nil {
 		return nil, err
 	}
-	if len(filterWords) > 0 {
-		if o.filter != "" {
-			return nil, usagef("read: a filter given both with --filter and as arguments")
-		}
-		o.filter = strings.Join(filterWords, " ")
+	var err error
+	if o.filter, err = joinFilter(o.filter, filterWords, "read"); err != nil {
+		return nil, err
 	}
 	if len(o.files) == 0 {
 		return nil, usagef("read: no capture file given (see tcptrack read --help)")
@@ -209,6 +193,40 @@ func parseReadFlags(args []string, stderr io.Writer) (*readOptions, error) {
 		return nil, usagef("read: --host and --timers are for -o netstat or -o sockets")
 	}
 	return o, nil
+}
+
+// parseFilesAndFilter parses the flags of command cmd (read, trace) in
+// args. Flags may stand between and after the files; the first argument
+// after a file that is neither a file nor "-" starts the BPF filter, whose
+// words go to filterWords.
+func parseFilesAndFilter(fs *flag.FlagSet, cmd string, args []string, files, filterWords *[]string) error {
+	for {
+		if err := fs.Parse(args); err != nil {
+			return usagef("%s: %v (see tcptrack %s --help)", cmd, err, cmd)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return nil
+		}
+		if len(*files) > 0 && rest[0] != "-" && !isFile(rest[0]) {
+			*filterWords = rest
+			return nil
+		}
+		*files = append(*files, rest[0])
+		args = rest[1:]
+	}
+}
+
+// joinFilter is the BPF filter: --filter's or the words given after the
+// files, not both.
+func joinFilter(flagFilter string, words []string, cmd string) (string, error) {
+	if len(words) == 0 {
+		return flagFilter, nil
+	}
+	if flagFilter != "" {
+		return "", usagef("%s: a filter given both with --filter and as arguments", cmd)
+	}
+	return strings.Join(words, " "), nil
 }
 
 func isFile(p string) bool {

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/tcptrack/tcptrack/assemble"
 	"github.com/tcptrack/tcptrack/flowtable"
@@ -71,31 +70,17 @@ func parseTraceFlags(args []string, stderr io.Writer) (*traceOptions, error) {
 	fs.BoolVar(&help, "h", false, "")
 	fs.BoolVar(&help, "help", false, "")
 	var filterWords []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, usagef("trace: %v (see tcptrack trace --help)", err)
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if len(o.files) > 0 && rest[0] != "-" && !isFile(rest[0]) {
-			filterWords = rest
-			break
-		}
-		o.files = append(o.files, rest[0])
-		args = rest[1:]
+	if err := parseFilesAndFilter(fs, "trace", args, &o.files, &filterWords); err != nil {
+		return nil, err
 	}
 	if help {
 		fmt.Fprintf(stderr, traceUsage, defaultTracePackets, trackingUsage())
 		return nil, errHelp
 	}
 	finishTracking()
-	if len(filterWords) > 0 {
-		if o.filter != "" {
-			return nil, usagef("trace: a filter given both with --filter and as arguments")
-		}
-		o.filter = strings.Join(filterWords, " ")
+	var err error
+	if o.filter, err = joinFilter(o.filter, filterWords, "trace"); err != nil {
+		return nil, err
 	}
 	switch {
 	case len(o.files) == 0:
