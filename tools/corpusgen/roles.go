@@ -111,6 +111,12 @@ func serveRequest(c *net.TCPConn, req, resp int) error {
 }
 
 // both runs the client and server halves of a connection concurrently.
+// exchange runs one request of n bytes from c and its reply of n bytes
+// from s, the server's end of the same connection.
+func exchange(c, s *net.TCPConn, n int) error {
+	return both(func() error { return request(c, n, n) }, func() error { return serveRequest(s, n, n) })
+}
+
 func both(client, server func() error) error {
 	errc := make(chan error, 1)
 	go func() { errc <- server() }()

@@ -43,6 +43,18 @@ func (r *run) listen(port int) (*net.TCPListener, error) {
 }
 
 // connect dials and accepts one connection and returns both ends.
+// exchanged connects from client port cport to ln, keeps both ends open
+// until the run ends, and exchanges one request and reply of n bytes.
+func (r *run) exchanged(ln *net.TCPListener, cport, n int) (client, server *net.TCPConn, err error) {
+	c, s, err := r.connect(ln, cport, dialOpts{})
+	if err != nil {
+		return nil, nil, err
+	}
+	r.keep(c)
+	r.keep(s)
+	return c, s, exchange(c, s, n)
+}
+
 func (r *run) connect(ln *net.TCPListener, cport int, o dialOpts) (client, server *net.TCPConn, err error) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	type res struct {
@@ -458,7 +470,7 @@ func simultaneousClose() *scenario {
 			}
 			defer c.Close()
 			defer s.Close()
-			if err := both(func() error { return request(c, 100, 100) }, func() error { return serveRequest(s, 100, 100) }); err != nil {
+			if err := exchange(c, s, 100); err != nil {
 				return err
 			}
 			time.Sleep(100 * time.Millisecond) // let delayed ACKs go out
@@ -502,13 +514,7 @@ func pickup() *scenario {
 				return err
 			}
 			for i := range 3 {
-				c, s, err := r.connect(ln, 40091+i, dialOpts{})
-				if err != nil {
-					return err
-				}
-				r.keep(c)
-				r.keep(s)
-				if err := both(func() error { return request(c, 50, 50) }, func() error { return serveRequest(s, 50, 50) }); err != nil {
+				if _, _, err := r.exchanged(ln, 40091+i, 50); err != nil {
 					return err
 				}
 			}
@@ -608,7 +614,7 @@ func reopenTimeWait() *scenario {
 			}
 			r.keep(c)
 			r.keep(s)
-			return both(func() error { return request(c, 100, 100) }, func() error { return serveRequest(s, 100, 100) })
+			return exchange(c, s, 100)
 		},
 	}
 }
@@ -657,13 +663,8 @@ func expiry() *scenario {
 			}
 			conns := map[int][2]*net.TCPConn{}
 			for p := 40112; p <= 40116; p++ {
-				c, s, err := r.connect(ln, p, dialOpts{})
+				c, s, err := r.exchanged(ln, p, 100)
 				if err != nil {
-					return err
-				}
-				r.keep(c)
-				r.keep(s)
-				if err := both(func() error { return request(c, 100, 100) }, func() error { return serveRequest(s, 100, 100) }); err != nil {
 					return err
 				}
 				conns[p] = [2]*net.TCPConn{c, s}
@@ -710,7 +711,7 @@ func retransmittedFIN() *scenario {
 				return err
 			}
 			defer s.Close()
-			if err := both(func() error { return request(c, 100, 100) }, func() error { return serveRequest(s, 100, 100) }); err != nil {
+			if err := exchange(c, s, 100); err != nil {
 				return err
 			}
 			time.Sleep(100 * time.Millisecond)

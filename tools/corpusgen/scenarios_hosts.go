@@ -184,13 +184,8 @@ func rstClosing() *scenario {
 				r.keep(watch)
 				for v := range variants {
 					cport := 40300 + 10*i + v
-					c, s, err := r.connect(ln, cport, dialOpts{})
+					c, s, err := r.exchanged(ln, cport, 100)
 					if err != nil {
-						return err
-					}
-					r.keep(c)
-					r.keep(s)
-					if err := both(func() error { return request(c, 100, 100) }, func() error { return serveRequest(s, 100, 100) }); err != nil {
 						return err
 					}
 					if err := st.setup(r, c, s); err != nil {
@@ -372,13 +367,7 @@ func pickupFINs() *scenario {
 				return err
 			}
 			for i := range 3 {
-				c, s, err := r.connect(ln, 41201+i, dialOpts{})
-				if err != nil {
-					return err
-				}
-				r.keep(c)
-				r.keep(s)
-				if err := both(func() error { return request(c, 60, 60) }, func() error { return serveRequest(s, 60, 60) }); err != nil {
+				if _, _, err := r.exchanged(ln, 41201+i, 60); err != nil {
 					return err
 				}
 			}
@@ -427,13 +416,8 @@ func pickupHalfClosed() *scenario {
 				return err
 			}
 			for i := range 2 {
-				c, s, err := r.connect(ln, 41301+i, dialOpts{})
+				c, s, err := r.exchanged(ln, 41301+i, 60)
 				if err != nil {
-					return err
-				}
-				r.keep(c)
-				r.keep(s)
-				if err := both(func() error { return request(c, 60, 60) }, func() error { return serveRequest(s, 60, 60) }); err != nil {
 					return err
 				}
 				if err := c.CloseWrite(); err != nil {
@@ -545,7 +529,7 @@ func hostFinWait2() *scenario {
 					return err
 				}
 				r.keep(s)
-				if err := both(func() error { return request(c, 50, 50) }, func() error { return serveRequest(s, 50, 50) }); err != nil {
+				if err := exchange(c, s, 50); err != nil {
 					return err
 				}
 				if err := c.Close(); err != nil {
