@@ -46,9 +46,8 @@ func (s *shard) census(now int64) Census {
 		var o, r fsm.Socket
 		if s.hosts != nil {
 			k := f.key()
-			if hp, ok := s.hosts.lookup(k); ok {
-				d := hp.Side(k)
-				o, r = hp.Hosts.Socket(s.hosts.cfg, d, now), hp.Hosts.Socket(s.hosts.cfg, d^1, now)
+			if hs, d, ok := s.hosts.hostsOf(k); ok {
+				o, r = hs.Socket(s.hosts.cfg, d, now), hs.Socket(s.hosts.cfg, d^1, now)
 			}
 		}
 		c.Sockets[fsm.Original][o.State&15]++

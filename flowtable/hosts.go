@@ -240,13 +240,15 @@ func (t *hostTable) remove(pos uint32, h uint64) {
 	t.n--
 }
 
-// lookup copies the pair of k, if any.
-func (t *hostTable) lookup(k Key) (HostPair, bool) {
+// hostsOf is the pair of k, if any, and the side of it that sends in
+// direction k; the pointer is valid until the table's next call.
+func (t *hostTable) hostsOf(k Key) (*fsm.Hosts, fsm.Dir, bool) {
 	pos, ok := t.find(&k, k.Hash())
 	if !ok {
-		return HostPair{}, false
+		return nil, 0, false
 	}
-	return t.pair(t.ents.at(pos)), true
+	e := t.ents.at(pos)
+	return t.hosts(e), e.side(k), true
 }
 
 // appendLive appends a copy of every pair.

@@ -132,8 +132,8 @@ func (s *shard) flow(pos uint32) Flow {
 // keeps them.
 func (s *shard) attachHosts(f *Flow) {
 	if s.hosts != nil {
-		if hp, ok := s.hosts.lookup(f.Key); ok {
-			f.Hosts, f.HasHosts, f.hostsSide, f.hostCfg = hp.Hosts, true, hp.Side(f.Key), s.hosts.cfg
+		if hs, d, ok := s.hosts.hostsOf(f.Key); ok {
+			f.Hosts, f.HasHosts, f.hostsSide, f.hostCfg = *hs, true, d, s.hosts.cfg
 		}
 	}
 }
