@@ -101,13 +101,31 @@ func timerSeconds(so fsm.Socket) *float64 {
 // the README documents); flows that have summaries get the Zeek view and
 // each direction's summary too.
 func WriteJSON(w io.Writer, flows Flows, now int64) error {
-	enc := json.NewEncoder(w)
+	// Lines go out in batches: w is often unbuffered.
+	var buf []byte
 	for i := range flows.Len() {
 		fl, s := flows.At(i)
 		j := makeJSONFlow(&fl, s, now)
-		if err := enc.Encode(&j); err != nil {
+		n := len(buf)
+		var err error
+		if buf, err = appendJSONFlow(buf, &j); err != nil {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			_, err = json.Marshal(&j) // encoding/json's own error
 			return err
 		}
+		buf = append(buf, '\n')
+		if len(buf) >= 64<<10 {
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	if len(buf) > 0 {
+		_, err := w.Write(buf)
+		return err
 	}
 	return nil
 }
@@ -183,6 +201,10 @@ func AppendJSONEvent(b []byte, e *flowtable.Event) []byte {
 	if e.Type == flowtable.EventDestroy {
 		j.Reason = e.Reason.String()
 	}
-	out, _ := json.Marshal(&j) // strings and numbers only: cannot fail
-	return append(b, out...)
+	out, err := appendJSONEvent(b, &j)
+	if err != nil { // a float encoding/json refuses: what it wrote (nothing)
+		out, _ := json.Marshal(&j)
+		return append(b, out...)
+	}
+	return out
 }
