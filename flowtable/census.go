@@ -61,21 +61,8 @@ func (s *shard) census(now int64) Census {
 // called from the producer's goroutine and costs O(table), but copies
 // nothing.
 func (t *Table) Census(now int64) Census {
-	if now > t.clock {
-		t.clock = now
-	}
-	t.lastTick = t.clock
 	ch := make(chan Census, len(t.shards))
-	for si := range t.shards {
-		b := t.filling[si]
-		if b == nil {
-			b = t.batch()
-		}
-		b.through = t.clock
-		b.census = ch
-		t.filling[si] = nil
-		t.handOver(si, b)
-	}
+	t.askAll(now, func(b *batch) { b.census = ch })
 	var c Census
 	for range t.shards {
 		sc := <-ch

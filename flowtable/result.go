@@ -1,6 +1,7 @@
 package flowtable
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/tcptrack/tcptrack/fsm"
@@ -64,15 +65,7 @@ func (r *Result) HostPairs() []HostPair {
 	for _, s := range r.shards {
 		out = s.appendHostPairs(out)
 	}
-	slices.SortFunc(out, func(a, b HostPair) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b HostPair) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
@@ -119,8 +112,8 @@ func orderFlows(shards []*shard, total int) (narrow []uint32, wide []uint64) {
 			}
 		}
 		id := func(p uint32) uint64 { return s.flows.at(p).id() }
-		if !slices.IsSortedFunc(run, func(a, b uint32) int { return cmpU64(id(a), id(b)) }) {
-			slices.SortFunc(run, func(a, b uint32) int { return cmpU64(id(a), id(b)) })
+		if !slices.IsSortedFunc(run, func(a, b uint32) int { return cmp.Compare(id(a), id(b)) }) {
+			slices.SortFunc(run, func(a, b uint32) int { return cmp.Compare(id(a), id(b)) })
 		}
 		runs[i] = run
 	}
@@ -161,16 +154,6 @@ func orderFlows(shards []*shard, total int) (narrow []uint32, wide []uint64) {
 		}
 	}
 	return narrow, wide
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Flows copies every live flow, in order.

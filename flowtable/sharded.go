@@ -235,6 +235,25 @@ func (t *Table) batch() *batch {
 	return <-t.free
 }
 
+// askAll hands every shard what is pending, with capture time at now, in
+// a batch that ask (if not nil) marks with a question the shard answers
+// after it.
+func (t *Table) askAll(now int64, ask func(*batch)) {
+	if now > t.clock {
+		t.clock = now
+	}
+	t.lastTick = t.clock
+	for si := range t.shards {
+		if ask != nil {
+			if t.filling[si] == nil {
+				t.filling[si] = t.batch()
+			}
+			ask(t.filling[si])
+		}
+		t.send(si)
+	}
+}
+
 // handOver passes a filled batch to shard si's goroutine, or with one
 // shard, processes it here.
 func (t *Table) handOver(si int, b *batch) {
@@ -339,15 +358,7 @@ func (t *Table) send(si int) {
 
 // Tick tells every shard that capture time has reached now, handing over
 // what is pending: expiry and event ordering advance even on quiet shards.
-func (t *Table) Tick(now int64) {
-	if now > t.clock {
-		t.clock = now
-	}
-	t.lastTick = t.clock
-	for si := range t.shards {
-		t.send(si)
-	}
-}
+func (t *Table) Tick(now int64) { t.askAll(now, nil) }
 
 // Snapshot hands every shard what is pending, with capture time at now,
 // and returns a copy of all live flows in first-seen order. It costs
@@ -364,21 +375,8 @@ func (t *Table) SnapshotSummaries(now int64) ([]Flow, []fsm.Summary) {
 }
 
 func (t *Table) snapshot(now int64) ([]Flow, []fsm.Summary) {
-	if now > t.clock {
-		t.clock = now
-	}
-	t.lastTick = t.clock
 	ch := make(chan shardSnap, len(t.shards))
-	for si := range t.shards {
-		b := t.filling[si]
-		if b == nil {
-			b = t.batch()
-		}
-		b.through = t.clock
-		b.snap = ch
-		t.filling[si] = nil
-		t.handOver(si, b)
-	}
+	t.askAll(now, func(b *batch) { b.snap = ch })
 	var flows []Flow
 	var sums []fsm.Summary
 	for range t.shards {

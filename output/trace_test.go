@@ -3,9 +3,6 @@ package output
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/xml"
-	"errors"
-	"io"
 	"net/netip"
 	"testing"
 
@@ -13,28 +10,6 @@ import (
 	"github.com/tcptrack/tcptrack/fsm"
 	"github.com/tcptrack/tcptrack/internal/testutil"
 )
-
-// checkSVG requires well-formed XML with an svg root.
-func checkSVG(t *testing.T, b []byte) {
-	t.Helper()
-	d := xml.NewDecoder(bytes.NewReader(b))
-	root := ""
-	for {
-		tok, err := d.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("SVG is not well-formed XML: %v", err)
-		}
-		if se, ok := tok.(xml.StartElement); ok && root == "" {
-			root = se.Name.Local
-		}
-	}
-	if root != "svg" {
-		t.Fatalf("root element %q, want svg", root)
-	}
-}
 
 func TestFuzzTraceSeeds(t *testing.T) {
 	// A handshake, data, an out-of-window RST, a FIN each way, a bad
@@ -71,7 +46,7 @@ func FuzzTrace(f *testing.F) {
 		if err := ls.WriteSVG(&b); err != nil {
 			t.Fatal(err)
 		}
-		checkSVG(t, b.Bytes())
+		testutil.SVG(t, b.Bytes())
 	})
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"net/netip"
@@ -167,7 +168,7 @@ func (v *liveView) sortRows() {
 			c = -c
 		}
 		if c == 0 {
-			c = cmpU64(a.f.ID, b.f.ID)
+			c = cmp.Compare(a.f.ID, b.f.ID)
 		}
 		if c == 0 { // IDs are per table; keep the order total anyway
 			c = cmpEndpoint(a.f.Key.Src, a.f.Key.SrcPort, b.f.Key.Src, b.f.Key.SrcPort)
@@ -183,13 +184,13 @@ func (v *liveView) sortRows() {
 func (v *liveView) compare(a, b *viewRow) int {
 	switch v.sortKey {
 	case sortBytes:
-		return cmpU64(b.f.Bytes[0]+b.f.Bytes[1], a.f.Bytes[0]+a.f.Bytes[1])
+		return cmp.Compare(b.f.Bytes[0]+b.f.Bytes[1], a.f.Bytes[0]+a.f.Bytes[1])
 	case sortPackets:
-		return cmpU64(b.f.Packets[0]+b.f.Packets[1], a.f.Packets[0]+a.f.Packets[1])
+		return cmp.Compare(b.f.Packets[0]+b.f.Packets[1], a.f.Packets[0]+a.f.Packets[1])
 	case sortIdle:
-		return cmpI64(b.f.Last, a.f.Last)
+		return cmp.Compare(b.f.Last, a.f.Last)
 	case sortAge:
-		return cmpI64(a.f.Start, b.f.Start)
+		return cmp.Compare(a.f.Start, b.f.Start)
 	case sortState:
 		return int(a.f.Conn.State()) - int(b.f.Conn.State())
 	case sortClient:
@@ -204,27 +205,7 @@ func (v *liveView) compare(a, b *viewRow) int {
 	case ra < rb:
 		return 1
 	}
-	return cmpI64(b.f.Last, a.f.Last)
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpI64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(b.f.Last, a.f.Last)
 }
 
 func cmpEndpoint(a [16]byte, ap uint16, b [16]byte, bp uint16) int {

@@ -2,9 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/xml"
-	"errors"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,32 +33,10 @@ func TestTraceGolden(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			out := runTool(t, c.args...)
 			if strings.HasSuffix(c.name, ".svg") {
-				checkSVG(t, out)
+				testutil.SVG(t, out)
 			}
 			testutil.Golden(t, filepath.Join("testdata", "trace", c.name), out)
 		})
-	}
-}
-
-// checkSVG requires well-formed XML with an svg root.
-func checkSVG(t *testing.T, b []byte) {
-	t.Helper()
-	d := xml.NewDecoder(bytes.NewReader(b))
-	root := ""
-	for {
-		tok, err := d.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("SVG is not well-formed XML: %v", err)
-		}
-		if se, ok := tok.(xml.StartElement); ok && root == "" {
-			root = se.Name.Local
-		}
-	}
-	if root != "svg" {
-		t.Fatalf("root element %q, want svg", root)
 	}
 }
 

@@ -6,6 +6,7 @@ package testutil
 
 import (
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
@@ -231,4 +232,26 @@ func Shared(t testing.TB, sub, what string) (dir string, ok bool) {
 		return dir, false
 	}
 	return dir, true
+}
+
+// SVG requires b to be well-formed XML with an svg root element.
+func SVG(t testing.TB, b []byte) {
+	t.Helper()
+	d := xml.NewDecoder(bytes.NewReader(b))
+	root := ""
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && root == "" {
+			root = se.Name.Local
+		}
+	}
+	if root != "svg" {
+		t.Fatalf("root element %q, want svg", root)
+	}
 }
