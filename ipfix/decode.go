@@ -141,6 +141,7 @@ func (d *Decoder) data(domain uint32, tid uint16, b []byte, base int, recs []Rec
 	}
 	off := 0
 	for len(b)-off >= max(min, 1) {
+		start := off
 		var r Record
 		for _, f := range fields {
 			n := int(f.length)
@@ -165,6 +166,11 @@ func (d *Decoder) data(domain uint32, tid uint16, b []byte, base int, recs []Rec
 				return recs, malformed(base+off, "%v", err)
 			}
 			off += n
+		}
+		if off == start {
+			// Fields of fixed length 0 only: records of no bytes would
+			// never use up the set.
+			return recs, malformed(base+off, "template %d: records of no bytes", tid)
 		}
 		recs = append(recs, r)
 	}

@@ -182,6 +182,13 @@ func TestDecodeErrors(t *testing.T) {
 		{"length", good[:len(good)-1], "length field"},
 		{"set length", func() []byte { b := bytes.Clone(good); b[18], b[19] = 0xff, 0xff; return b }(), "set length"},
 		{"reserved set", func() []byte { b := bytes.Clone(good); b[17] = 1; return b }(), "reserved set id 1"},
+		// FuzzDecode found it hanging: a template whose fields are all of
+		// fixed length 0 makes records that use up nothing.
+		{"records of no bytes", []byte{
+			0, 10, 0, 36, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // header: version 10, length 36
+			0, 2, 0, 12, 1, 0, 0, 1, 0, 1, 0, 0, // template 256: IE 1, length 0
+			1, 0, 0, 8, 0, 0, 0, 0, // a data set of template 256
+		}, "template 256: records of no bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := NewDecoder().Decode(tc.msg, nil)
